@@ -1,0 +1,44 @@
+# icl-study: `make report` runs the quick study and renders reports/; `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Tools write caches into $HOME and the temp folder; keep them inside the checkout's ignored .cache/.
+export MPLBACKEND := Agg
+export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test test-nbs test-py check-sync report docs readme clean
+
+setup: $(STAMP)
+
+# Create the venv and install the package once; re-run only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0 -e ".[dev]"
+	@touch $(STAMP)
+
+# Notebooks and package must agree, and notebooks must be clean, before anything is tested.
+check-sync: $(STAMP)
+	@bash dev/check_sync.sh $(BIN)
+
+test-nbs: $(STAMP)
+	$(BIN)/nbdev-test --n-workers 2
+
+test-py: $(STAMP)
+	$(BIN)/pytest tests
+
+test: check-sync test-nbs test-py
+
+report: $(STAMP)
+	$(BIN)/icl-study report all --profile quick
+
+readme: $(STAMP)
+	$(BIN)/icl-study readme
+
+docs: $(STAMP)
+	$(BIN)/icl-study docs --out _docs
+
+clean:
+	rm -rf _docs _proc .cache .pytest_cache
