@@ -1,0 +1,158 @@
+"The attention registry: one generic loop over every family (shapes, causality, determinism, gradients, efficient == naive), then each family's equivalences."
+import math
+import pytest
+import torch
+from icl_study.attention.core import ATTENTIONS, attention_names, attention_defaults, check_attention, make_attention
+from icl_study.config import ConfigError, ModelConfig, TaskConfig
+from icl_study.tasks import sample_tasks, generator, Tasks
+
+D, H, B, MAX_LEN = 8, 2, 2, 16
+SIZES = (1, 6, 13)  # prompt lengths: one token, shorter than a window/chunk, not a multiple of one
+
+# Option sets that exercise each family's code paths at these small sizes; a family not listed runs with its defaults.
+VARIANTS = {
+    'gqa': [{}, {'kv_heads': 2}],
+    'sparse': [{}, {'pattern': 'sliding', 'window': 3}, {'pattern': 'strided', 'window': 2, 'stride': 3},
+               {'pattern': 'block', 'window': 4}],
+    'linear': [{}, {'chunk': 3}, {'feature_map': 'elu1', 'normalize': True, 'chunk': 4}, {'feature_map': 'relu2', 'normalize': True},
+               {'feature_map': 'relu2'}],
+    'lowrank': [{}, {'rank': 3}, {'block': True, 'block_size': 4}, {'block': True, 'block_size': 4, 'rank_frac': 0.25}],
+    'gated': [{}, {'chunk': 3}],
+}
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    "The tensors here are tiny: one thread avoids contention on a shared machine."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+def cases():
+    for name in attention_names():
+        for opts in VARIANTS.get(name, [{}]):
+            for causal in (True, False):
+                if causal or not ATTENTIONS[name].causal_only:
+                    yield pytest.param(name, causal, opts, id=f"{name}-{'causal' if causal else 'full'}-{opts}")
+
+def build(name, causal, opts, seed=0):
+    torch.manual_seed(seed)
+    return make_attention(name, D, H, causal=causal, max_len=MAX_LEN, **opts).double()
+
+def tokens(T, seed=1):
+    return torch.randn(B, T, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+def test_registry():
+    assert {'softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated'} <= set(attention_names())
+    for name in attention_names():
+        a = make_attention(name, D, H, max_len=MAX_LEN)
+        assert {'q.weight', 'k.weight', 'v.weight', 'o.weight'} <= dict(a.named_parameters()).keys()
+        assert a.options == attention_defaults(name)
+
+@pytest.mark.parametrize('name,causal,opts', list(cases()))
+def test_generic(name, causal, opts):
+    a = build(name, causal, opts)
+    for T in SIZES:  # shape, and the efficient form equals the quadratic reference
+        x = tokens(T)
+        y = a(x)
+        assert y.shape == (B, T, D) and y.isfinite().all()
+        torch.testing.assert_close(y, a.naive(x), rtol=1e-9, atol=1e-10)
+        if hasattr(a, 'weights'):  # probabilities over the keys: each row sums to 1 (or 0 if it sees nothing)
+            w = a.weights(x)
+            assert w.shape[:3] == (B, H, T) and (w >= 0).all()
+            assert ((w.sum(-1) - 1).abs() < 1e-9).logical_or(w.sum(-1) == 0).all()
+    x = tokens(9)
+    torch.testing.assert_close(build(name, causal, opts)(x), a(x), rtol=0, atol=0)  # determinism: same seed, same output
+    if causal:  # perturbing token j leaves every output before j unchanged
+        j = 4; x2 = x.clone(); x2[:, j] += 1.
+        y, y2 = a(x), a(x2)
+        torch.testing.assert_close(y[:, :j], y2[:, :j], rtol=0, atol=1e-12)
+        assert (y[:, j:] - y2[:, j:]).abs().max() > 1e-6
+    a.zero_grad(); x = tokens(13)  # gradients reach every parameter
+    (a(x) ** 2).sum().backward()
+    for n, p in a.named_parameters():
+        assert p.grad is not None and p.grad.isfinite().all() and p.grad.abs().sum() > 0, n
+
+@pytest.mark.parametrize('name', ['softmax', 'gqa', 'sparse', 'linear', 'lowrank'])
+def test_noncausal_cannot_leak_the_target(name):
+    "The query token is (x*, 0): the target y* is not in the input, so even full attention cannot read it."
+    cfg = TaskConfig(d=3, n_points=6)
+    b = sample_tasks(cfg, B, generator(0), dtype=torch.float64)
+    a, embed = build(name, False, {}), torch.nn.Linear(4, D, bias=False).double()
+    yq = b.yq.clone().requires_grad_(True)
+    out = a(embed(Tasks(b.xs, b.ys, b.xq, yq, b.w).tokens))[:, -1]                  # (B, D) at the query position
+    out.sum().backward()
+    assert yq.grad is None or (yq.grad == 0).all()                                    # no path from y* to the output
+    other = Tasks(b.xs, b.ys, b.xq, b.yq + 100., b.w)                                 # any other target: same output
+    torch.testing.assert_close(a(embed(other.tokens))[:, -1], out.detach(), rtol=0, atol=0)
+    moved = Tasks(b.xs, b.ys, b.xq + 1., b.yq, b.w)                                # the context does read the query token:
+    assert (a(embed(moved.tokens))[:, 0] - a(embed(b.tokens))[:, 0]).abs().max() > 1e-6  # the mode is really non-causal
+
+def copy_into(dst, src):
+    "Load src's q, k, v, o weights into dst."
+    dst.load_state_dict({k: w for k, w in src.state_dict().items() if k in dst.state_dict()}, strict=False)
+    return dst
+
+@pytest.mark.parametrize('causal', [True, False])
+@pytest.mark.parametrize('T', [1, 7, 16])
+def test_gqa_full_groups_is_softmax(causal, T):
+    g = build('gqa', causal, {'kv_heads': H})
+    s = copy_into(build('softmax', causal, {}, seed=5), g)
+    torch.testing.assert_close(g(tokens(T)), s(tokens(T)))
+
+@pytest.mark.parametrize('pattern', ['sliding', 'strided', 'block'])
+@pytest.mark.parametrize('causal', [True, False])
+@pytest.mark.parametrize('T', [1, 7, 16])
+def test_sparse_long_window_is_softmax(pattern, causal, T):
+    a = build('sparse', causal, {'pattern': pattern, 'window': T, 'stride': 2})
+    s = copy_into(build('softmax', causal, {}, seed=5), a)
+    torch.testing.assert_close(a(tokens(T)), s(tokens(T)))
+
+def test_sparse_query_sees_only_its_window():
+    a = build('sparse', True, {'pattern': 'sliding', 'window': 3})
+    x = tokens(10); x2 = x.clone(); x2[:, :7] += 1.                                  # change every token but the last 3
+    torch.testing.assert_close(a(x)[:, -1], a(x2)[:, -1])
+
+@pytest.mark.parametrize('feature_map', ['identity', 'elu1', 'relu2'])
+@pytest.mark.parametrize('causal', [True, False])
+@pytest.mark.parametrize('T', [1, 7, 16])
+def test_linear_efficient_is_naive(feature_map, causal, T):
+    for chunk in (1, 5, 16):
+        a = build('linear', causal, {'feature_map': feature_map, 'normalize': feature_map != 'identity', 'chunk': chunk})
+        torch.testing.assert_close(a(tokens(T)), a.naive(tokens(T)))
+
+@pytest.mark.parametrize('block', [False, True])
+@pytest.mark.parametrize('causal', [True, False])
+@pytest.mark.parametrize('T', [1, 7, 16])
+def test_lowrank_identity_full_rank_is_softmax(block, causal, T):
+    a = build('lowrank', causal, {'rank_frac': 1., 'block': block, 'block_size': 4})
+    with torch.no_grad(): a.proj_k.copy_(torch.eye(*a.proj_k.shape)); a.proj_v.copy_(torch.eye(*a.proj_v.shape))
+    s = copy_into(build('softmax', causal, {}, seed=5), a)
+    torch.testing.assert_close(a(tokens(T)), s(tokens(T)))
+
+def test_lowrank_beyond_max_len():
+    with pytest.raises(ValueError, match="longer than model.max_len=16"): build('lowrank', True, {})(tokens(MAX_LEN + 1))
+    a = build('lowrank', True, {'block': True, 'block_size': 4})                     # block-wise: any length
+    torch.testing.assert_close(a(tokens(40)), a.naive(tokens(40)))
+
+@pytest.mark.parametrize('T', [1, 7, 16])
+def test_gated_forms_agree(T):
+    for chunk in (1, 3, 16):
+        a = build('gated', True, {'chunk': chunk})
+        x = tokens(T)
+        torch.testing.assert_close(a(x), a.recurrent(x))
+        torch.testing.assert_close(a(x), a.naive(x))
+
+def test_check_messages():
+    def msg(*args, **kw):
+        with pytest.raises(ValueError) as e: check_attention(*args, **kw)
+        return str(e.value)
+    assert msg('foo', 8, 2, True, {}) == "model.attention: unknown 'foo'; allowed: " + ', '.join(attention_names())
+    assert msg('sparse', 8, 2, True, {'windw': 3}) == "model.attn_options: unknown option 'windw' for 'sparse'; allowed: pattern, window, stride"
+    assert msg('sparse', 8, 2, True, {'pattern': 'diag'}) == "model.attn_options.pattern: must be one of sliding, strided, block, got 'diag'"
+    assert msg('gqa', 8, 4, True, {'kv_heads': 3}) == "model.attn_options.kv_heads: must divide n_heads=4, got 3"
+    assert msg('softmax', 10, 4, True, {}) == "model.d_model: must be divisible by n_heads=4, got 10"
+    assert msg('gated', 8, 2, False, {}).startswith("model.causal: must be True for 'gated'")
+    assert msg('lowrank', 8, 2, True, {'rank_frac': 0.}) == "model.attn_options.rank_frac: must be in (0, 1], got 0.0"
+    assert msg('linear', 8, 2, True, {'chunk': 2.5}) == "model.attn_options.chunk: must be of type int, got 2.5"
+    with pytest.raises(ConfigError, match="kv_heads: must divide"): ModelConfig(attention='gqa', n_heads=4, attn_options={'kv_heads': 3})
+    ModelConfig(attention='lowrank', attn_options={'rank_frac': 1})                  # an int is a fine float
