@@ -32,7 +32,7 @@ test-py: $(STAMP)
 test: check-sync test-nbs test-py
 
 report: $(STAMP)
-	$(BIN)/icl-study report all --profile quick
+	$(BIN)/icl-study report all --profile quick --workers $(shell nproc)
 
 readme: $(STAMP)
 	$(BIN)/icl-study readme

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_baselines.ipynb #358bad77
 from __future__ import annotations
-import functools, math
+import contextlib, functools, math, warnings
 from typing import Callable
 import torch
 
@@ -182,27 +182,37 @@ def _lipschitz(G):
     return torch.minimum(G.abs().sum(-1).amax(-1), G.square().sum((-2, -1)).sqrt())
 
 def _solve_on_support(G, b, alpha, on, s):
-    "Solve G_SS w_S = b_S - alpha s_S on the supports `on` (P, d) with signs s; w = 0 off S. Returns w (P, d) and LAPACK info (P,)."
+    "Solve G_SS w_S = b_S - alpha s_S for supports `on` (P, d) and signs s, w = 0 off S: w (P, d), and where G_SS is invertible (P,)."
     m = on.to(G.dtype)                                                         # (P, d)
-    M = G * (m[:, :, None] * m[:, None]) + torch.diag_embed(1 - m)             # (P, d, d): G_SS on the support, I off it
-    sol, info = torch.linalg.solve_ex(M, ((b - alpha * s) * m)[..., None])     # (P, d, 1)
-    return sol[..., 0], info
+    M = G * (m[:, :, None] * m[:, None])                                       # (P, d, d): G_SS on the support...
+    M.diagonal(dim1=1, dim2=2).add_(1 - m)                                     # ... and I off it
+    C, info = torch.linalg.cholesky_ex(M)                                      # fails where G_SS is singular
+    return torch.cholesky_solve(((b - alpha * s) * m)[..., None], C)[..., 0], info == 0
 
-def _lasso_polish(G, b, alpha, w, slack):
-    "Solve the LASSO on the support and signs of w (P, d); return the solution (P, d) and where it passes the KKT test (P,)."
+def _lasso_polish(G, b, alpha, w, slack, rank):
+    "Solve the LASSO on the support and signs of w (P, d): the solution (P, d) and where it passes the KKT test (P,)."
     on, s = w != 0, w.sign()                                                   # (P, d)
-    wp, info = _solve_on_support(G, b, alpha, on, s)
+    if rank < w.shape[1]:  # a solution has at most rank(G) nonzeros: keep the largest
+        on &= w.abs() >= w.abs().topk(rank, -1).values[:, -1:]
+    wp, ok = _solve_on_support(G, b, alpha, on, s)
     flip = on & (wp * s < 0)                                                   # support coordinates that changed sign
     redo = flip.any(-1)                                                        # (P,): try again without them
     if redo.any():
         on[redo] &= ~flip[redo]
-        wp[redo], info[redo] = _solve_on_support(G[redo], b[redo], alpha, on[redo], s[redo])
+        wp[redo], ok[redo] = _solve_on_support(G[redo], b[redo], alpha, on[redo], s[redo])
     grad = (G @ wp[..., None])[..., 0] - b                                     # (P, d): gradient of the smooth part
     viol = torch.where(on, (grad + alpha * s).abs(), (grad.abs() - alpha).clamp_min(0))  # KKT violation per coordinate
-    ok = (info == 0) & (viol.amax(-1) <= slack) & (wp * s >= 0).all(-1)        # optimal: the exact LASSO solution
-    return wp, ok
+    return wp, ok & (viol.amax(-1) <= slack) & (wp * s >= 0).all(-1)          # optimal: the exact LASSO solution
 
-def _fista_lasso(G, b, alpha, iters, tol, check):
+@contextlib.contextmanager
+def _one_thread(device):
+    "Run torch's CPU ops on one thread inside the block (a no-op off the CPU); the setting is restored after."
+    n = torch.get_num_threads()
+    if device.type == 'cpu': torch.set_num_threads(1)
+    try: yield
+    finally: torch.set_num_threads(n)
+
+def _fista_lasso(G, b, alpha, iters, tol, check, rank):
     "Solve P LASSO problems (G (P, d, d), b (P, d)) by FISTA with restarts and an active-set polish: (P, d)."
     P, d = b.shape
     tol = max(tol, 32 * torch.finfo(G.dtype).eps)                              # no finer than rounding allows
@@ -214,19 +224,26 @@ def _fista_lasso(G, b, alpha, iters, tol, check):
     c, thr = b.T / L, alpha / L                                                # (d, P), (1, P)
     w = v = torch.zeros_like(c)                                                # (d, P)
     k = torch.zeros_like(thr)                                                  # (1, P) iterations since the last restart
+    prev = torch.zeros_like(c, dtype=torch.bool)                               # (d, P) support at the last check
     for i in range(1, iters + 1):
         z = (A * v[None]).sum(1) + c                                           # (d, P): v - (G v - b)/L
         w_new = z - z.clamp(-thr, thr)                                         # soft-threshold at alpha/L
         dw = w_new - w
         if i % check == 0 or i == iters:
-            pw, ok = _lasso_polish(G[todo], b[todo], alpha, w_new.T, slack[todo])
-            out[todo] = torch.where(ok[:, None], pw, w_new.T)
-            run = ~ok & ((w_new - v).abs().amax(0) * L[0] > slack[todo])      # neither polished nor converged
-            if not run.any(): break
-            todo, A, c, thr, L, k, w_new, dw = todo[run], A[:, :, run], c[:, run], thr[:, run], L[:, run], k[:, run], w_new[:, run], dw[:, run]
-            v = v[:, run]
+            out[todo] = w_new.T
+            done = (w_new - v).abs().amax(0) * L[0] <= slack[todo]             # gradient mapping below tolerance
+            on = w_new != 0
+            sel = ((on == prev).all(0) | (i == iters)).nonzero()[:, 0]         # polish the supports that held since the last check
+            pw, ok = _lasso_polish(G[todo[sel]], b[todo[sel]], alpha, w_new.T[sel], slack[todo[sel]], rank)
+            out[todo[sel[ok]]], done[sel[ok]] = pw[ok], True
+            if done.all(): break
+            if i == iters: warnings.warn(f"lasso: {int((~done).sum())} of {P} problems did not converge in {iters} "
+                                         "iterations (slow case: n << d and a small alpha); raise `iters`")
+            run = ~done
+            todo, A, c, thr, L, k, prev = todo[run], A[:, :, run], c[:, run], thr[:, run], L[:, run], k[:, run], on[:, run]
+            w_new, dw, v = w_new[:, run], dw[:, run], v[:, run]
         k = torch.where(((v - w_new) * dw).sum(0, keepdim=True) > 0, 0., k + 1)  # restart when momentum points uphill
-        v, w = w_new + k / (k + 3) * dw, w_new
+        v, w = torch.addcmul(w_new, k / (k + 3), dw), w_new
     return out
 
 @baseline('lasso')
@@ -234,7 +251,7 @@ def lasso(xs: torch.Tensor,  # (B, n, d) context inputs
           ys: torch.Tensor,  # (B, n, o) context labels
           xq: torch.Tensor,  # (B, d) queries
           alpha: float = 0.1,  # L1 penalty (sklearn's alpha), > 0
-          iters: int = 1000,  # most FISTA iterations
+          iters: int = 2000,  # most FISTA iterations
           tol: float = 1e-6,  # stop a task when its gradient mapping is below tol * max|X^T y/n|
           check: int = 10,  # iterations between polish attempts and convergence checks
          ) -> torch.Tensor:
@@ -244,7 +261,7 @@ def lasso(xs: torch.Tensor,  # (B, n, d) context inputs
     o = ys.shape[-1]
     G = _gram(xs).repeat_interleave(o, 0)                                       # (B*o, d, d): one problem per task and output
     b = _xty(xs, ys).transpose(1, 2).reshape(B * o, d)                         # (B*o, d)
-    w = _fista_lasso(G, b, alpha, iters, tol, check)                           # (B*o, d)
+    with _one_thread(xs.device): w = _fista_lasso(G, b, alpha, iters, tol, check, min(n, d))   # (B*o, d)
     return _apply(w.reshape(B, o, d).transpose(1, 2), xq)                      # w: (B, d, o)
 
 # %% ../nbs/04_baselines.ipynb #8eeab728

@@ -45,6 +45,7 @@ def test_divergence_is_reported_not_raised():
     last = res.history[-1][1]
     assert not math.isfinite(last) or last > 1e3
     assert max(res.evals, default=-1) <= res.diverged_at  # no evaluation after the divergence
+    assert math.isnan(res.final_nmse)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -1,0 +1,74 @@
+"Render smoke reports end to end: papermill runs the template (real `run_cell`), nbconvert writes the pages."
+import re
+import nbformat
+from html.parser import HTMLParser
+from pathlib import Path
+import pytest
+from icl_study.reports import render_all, render_report, ReportError
+from icl_study.sweeps import sweep_cells, write_cell, failed_record
+
+SWEEPS = ('steps', 'context_untrained')  # the cheapest trained sweep and the one without training
+
+@pytest.fixture(scope='module')
+def rendered(tmp_path_factory):
+    "Render two smoke sweeps and the index once; one context_untrained cell is a failure already in the cache."
+    tmp = tmp_path_factory.mktemp('reports')
+    with pytest.MonkeyPatch.context() as mp:
+        for var, sub in (('MPLCONFIGDIR', 'mpl'), ('IPYTHONDIR', 'ipython'), ('JUPYTER_RUNTIME_DIR', 'jupyter'),
+                         ('JUPYTER_DATA_DIR', 'jupyter-data'), ('XDG_CACHE_HOME', 'cache')):
+            (tmp / 'cache' / sub).mkdir(parents=True)
+            mp.setenv(var, str(tmp / 'cache' / sub))
+        cell = next(c for c in sweep_cells('context_untrained', 'smoke') if c.family == 'gated')
+        write_cell(tmp / 'runs' / 'smoke', failed_record(cell, RuntimeError('boom: made-up failure')))
+        pages = render_all('smoke', out_dir=tmp / 'reports', runs_dir=tmp / 'runs' / 'smoke', sweeps=SWEEPS, cost_n=64,
+                           efficiency_kw=dict(repeats=1), retry_failed=False)
+        assert [p.name for p in pages] == [f'{s}.html' for s in SWEEPS] + ['index.html']
+        yield tmp, pages[-1]
+
+def _links(page: str) -> list[str]:
+    class P(HTMLParser):
+        links = []
+        def handle_starttag(self, tag, attrs): self.links += [v for k, v in attrs if tag == 'a' and k == 'href']
+    p = P(); p.feed(page)
+    return p.links
+
+def _pngs(page: str) -> list[str]:
+    return re.findall(r'<img[^>]*src="data:image/png;base64,', page)
+
+def test_report_files(rendered):
+    tmp, _ = rendered
+    for s in SWEEPS:
+        for ext in ('ipynb', 'html', 'csv'): assert (tmp / 'reports' / 'smoke' / f'{s}.{ext}').stat().st_size > 0
+        page = (tmp / 'reports' / 'smoke' / f'{s}.html').read_text()
+        assert len(_pngs(page)) >= 2, 'the nMSE and alignment figures are embedded'
+        assert '<table' in page and 'one-step GD (baseline)' in page and 'softmax' in page
+        assert not re.search(r'<script[^>]*src="https?://', page) and 'Traceback' not in page  # nothing to fetch
+    assert not list((tmp / 'reports' / 'smoke').glob('.*.running.ipynb'))
+
+def test_failed_cell_is_listed(rendered):
+    tmp, _ = rendered
+    page = (tmp / 'reports' / 'smoke' / 'context_untrained.html').read_text()
+    assert 'boom: made-up failure' in page and '1 failed' in page
+
+def test_index(rendered):
+    tmp, index = rendered
+    page = index.read_text()
+    links = _links(page)
+    assert {f'{s}.{e}' for s in SWEEPS for e in ('html', 'ipynb', 'csv')} <= set(links)
+    for href in links: assert (index.parent / href).exists(), href
+    assert len(_pngs(page)) == 1 and '<table' in page
+    assert (index.parent / 'efficiency.csv').exists()
+
+def test_failing_template(rendered, tmp_path):
+    "A template that raises: ReportError names the error, the partial notebook stays, the last good report is kept."
+    tmp, _ = rendered
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("sweep = 'steps'", metadata={'tags': ['parameters']}),
+                                         nbformat.v4.new_code_cell("raise ValueError('template broke')")])
+    bad = tmp_path / 'bad.ipynb'
+    nbformat.write(nb, bad)
+    good = (tmp / 'reports' / 'smoke' / 'steps.html').read_text()
+    with pytest.raises(ReportError, match='template broke'):
+        render_report('steps', 'smoke', out_dir=tmp / 'reports', runs_dir=tmp / 'runs' / 'smoke', template=bad)
+    failed = tmp / 'reports' / 'smoke' / 'steps.failed.ipynb'
+    assert failed.exists() and 'template broke' in failed.read_text()
+    assert (tmp / 'reports' / 'smoke' / 'steps.html').read_text() == good
