@@ -20,12 +20,6 @@ VARIANTS = {
     'gated': [{}, {'chunk': 3}],
 }
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "The tensors here are tiny: one thread avoids contention on a shared machine."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 def cases():
     for name in attention_names():

@@ -13,13 +13,6 @@ from icl_study.config import TaskConfig
 from icl_study.tasks import generator, sample_tasks, zero_mse
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Small batched ops run faster, and steadier on a shared machine, on one thread."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tasks(d, n, n_tasks, noise=0., out_dim=1, seed=0, dtype=torch.float64):

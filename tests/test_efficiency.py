@@ -9,11 +9,6 @@ from icl_study.model import ICLTransformer, n_params
 
 COLUMNS = {'variant', 'n', 'params', 'flops', 'forward_ms', 'peak_mem_mb', 'state_bytes_per_token'}
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    old = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 def flops(variant, n, **kw):
     return count_ops(build_attention(variant, n, **kw), torch.randn(1, n, kw.get('d_model', 64))).flops

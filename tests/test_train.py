@@ -8,13 +8,6 @@ from icl_study.model import predict
 from icl_study.train import train, save_checkpoint, load_checkpoint, METRICS
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "Tests share a small machine: one thread each (restored afterwards)."
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def small(**over) -> RunConfig:
