@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Tools write caches into $HOME and the temp folder; keep them inside the checkout's ignored .cache/.
-export MPLBACKEND := Agg
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -5,6 +5,7 @@
 # %% ../../nbs/02c_sparse.ipynb #09f4dba2
 from __future__ import annotations
 import math
+from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
@@ -50,9 +51,35 @@ def _positions(n: int, size: int, start: int = 0, step: int|None = None, device=
     "Positions (n, size): row b holds start + b*step + 0..size-1."
     return (torch.arange(n, device=device)[:, None] * (step or size) + start + torch.arange(size, device=device))
 
+class _Part(NamedTuple):
+    "One part of the pattern, in a layout of G groups of L queries, each group with S keys."
+    split: Callable  # per-head (B, H, T, X) -> (B*H, G, L, X)
+    join: Callable  # (B*H, G, L, X) -> (B, H, T, X)
+    k: torch.Tensor  # (B*H, G, S, Dh) each group's keys
+    v: torch.Tensor  # (B*H, G, S, Dh) ... and values
+    mask: torch.Tensor  # (1, G or 1, L, S) additive: 0 where the query sees the key, -inf elsewhere
+    empty: torch.Tensor  # (1, G or 1, L) True for a query that sees no key of the part
+    def attend(self, q, attention) -> tuple[torch.Tensor, torch.Tensor]:
+        "Output (B, H, T, Dh) and log-normaliser (B, H, T) of queries q (B, H, T, Dh), by `attention(q, k, v, mask)`."
+        o, lse = attention(self.split(q), self.k, self.v, self.mask)          # (B*H, G, L, Dh), (B*H, G, L)
+        return self.join(o), self.join(lse.masked_fill(self.empty, float('-inf'))[..., None])[..., 0]
+
 @patch
-def _band(self: SparseAttention, q, k, v):
-    "Attention over the `_local` keys, one query block of `window` tokens at a time."
+def _mask(self: SparseAttention, key: tuple, ok: Callable, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "Additive mask (1, G, L, S) and empty rows (1, G, L) of the boolean `ok()` (G, L, S), made once per key, device, dtype."
+    cache = self.__dict__.setdefault('_masks', {})                           # a plain dict: never saved with the weights
+    key = (*key, like.device, like.dtype)
+    if key not in cache:
+        if len(cache) >= 64: cache.clear()                                    # many lengths seen: start afresh
+        a = ok()                                                              # (G, L, S)
+        if (a == a[:1]).all(): a = a[:1]                                      # the same for every group: keep one
+        cache[key] = (torch.zeros(a.shape, dtype=like.dtype, device=like.device).masked_fill(~a, float('-inf'))[None],
+                      ~a.any(-1)[None])
+    return cache[key]
+
+@patch
+def _band(self: SparseAttention, q, k, v) -> _Part:
+    "The `_local` part: query blocks of `window` tokens, each with its neighbouring key blocks."
     B, H, T, Dh = q.shape
     w = self.window; nb = -(-T // w); pad = nb * w - T
     before = 0 if self.pattern == 'block' else 1                              # key blocks read before the own one
@@ -60,28 +87,64 @@ def _band(self: SparseAttention, q, k, v):
     K = (before + 1 + after) * w                                              # keys per query block
     def ctx(x):                                                               # each query block's key neighbourhood
         x = F.pad(x, (0, 0, before * w, after * w + pad))                     # (B, H, (nb+before+after)*w, Dh)
-        return x.unfold(2, K, w).transpose(-1, -2)                            # (B, H, nb, K, Dh)
-    qb = F.pad(q, (0, 0, 0, pad)).view(B, H, nb, w, Dh)                        # (B, H, nb, w, Dh)
-    tq = _positions(nb, w, device=q.device)                                   # (nb, w) query positions
-    tk = _positions(nb, K, start=-before * w, step=w, device=q.device)        # (nb, K) key positions
-    ok = self._local(tq[:, :, None], tk[:, None]) & ((tk >= 0) & (tk < T))[:, None]  # (nb, w, K)
-    p, lse = masked_softmax(qb @ ctx(k).transpose(-1, -2) / math.sqrt(Dh), ok)  # (B, H, nb, w, K)
-    out = (p @ ctx(v)).reshape(B, H, nb * w, Dh)[:, :, :T]                    # (B, H, T, Dh)
-    return out, lse.reshape(B, H, nb * w)[..., :T]
+        return x.unfold(2, K, w).transpose(-1, -2).reshape(B * H, nb, K, Dh)  # (B*H, nb, K, Dh)
+    def ok():
+        tq = _positions(nb, w, device=q.device)[:, :, None]                   # (nb, w, 1) query positions
+        tk = _positions(nb, K, start=-before * w, step=w, device=q.device)[:, None]  # (nb, 1, K) key positions
+        return self._local(tq, tk) & (tk >= 0) & (tk < T) | (tq >= T)       # (nb, w, K); a padding query sees all
+    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B * H, nb, w, -1)      # (B*H, nb, w, X)
+    join = lambda y: y.reshape(B, H, nb * w, -1)[:, :, :T]                    # (B, H, T, X)
+    return _Part(split, join, ctx(k), ctx(v), *self._mask(('band', T), ok, q))
 
 @patch
-def _grid(self: SparseAttention, q, k, v):
-    "Attention over the `_strided` keys, within each residue class modulo the stride."
+def _grid(self: SparseAttention, q, k, v) -> _Part:
+    "The `_strided` part: the residue classes modulo the stride, as the columns of a (T/stride, stride) grid."
     B, H, T, Dh = q.shape
     S = self.step; n = -(-T // S); pad = n * S - T
-    grid = lambda x: F.pad(x, (0, 0, 0, pad)).view(B, H, n, S, Dh).transpose(2, 3)  # (B, H, S, n, Dh): token i*S + r at [r, i]
-    pos = _positions(n, S, device=q.device).T                                 # (S, n)
-    ok = self._strided(pos[:, :, None], pos[:, None]) & (pos < T)[:, None]     # (S, n, n)
-    p, lse = masked_softmax(grid(q) @ grid(k).transpose(-1, -2) / math.sqrt(Dh), ok)  # (B, H, S, n, n)
-    out = (p @ grid(v)).transpose(2, 3).reshape(B, H, n * S, Dh)[:, :, :T]    # (B, H, T, Dh)
-    return out, lse.transpose(2, 3).reshape(B, H, n * S)[..., :T]
+    def ok():
+        pos = _positions(n, S, device=q.device).T                             # (S, n): token i*S + r at [r, i]
+        return self._strided(pos[:, :, None], pos[:, None]) & (pos < T)[:, None]  # (S, n, n)
+    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B, H, n, S, -1).transpose(2, 3).reshape(B * H, S, n, -1)  # (B*H, S, n, X)
+    join = lambda y: y.reshape(B, H, S, n, -1).transpose(2, 3).reshape(B, H, n * S, -1)[:, :, :T]  # (B, H, T, X)
+    return _Part(split, join, split(k), split(v), *self._mask(('grid', T), ok, q))
+
+# %% ../../nbs/02c_sparse.ipynb #a2337b63
+def _lse_attention(q: torch.Tensor,  # (..., L, Dh) queries
+                   k: torch.Tensor, v: torch.Tensor,  # (..., S, Dh) keys and values
+                   mask: torch.Tensor,  # additive (0 / -inf), broadcastable to (..., L, S)
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Attention output and log-normaliser (-inf for a query that sees nothing), in plain tensor operations."
+    p, lse = masked_softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), ~mask.isneginf())  # (..., L, S)
+    return p @ v, lse
+
+def _flash(q, k, v, mask):
+    "The CPU flash kernel's output and log-normaliser (0, not -inf, for a query that sees nothing)."
+    return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, attn_mask=mask)
+
+class _Union(torch.autograd.Function):
+    "Softmax attention over the union of the key sets of disjoint parts, each attended by the CPU flash kernel."
+    @staticmethod
+    def forward(ctx, parts, q, *kv):
+        res = [p.attend(q, _flash) for p in parts]
+        out, lse = merge_softmax(res), torch.stack([l for _, l in res]).logsumexp(0)  # (B, H, T, Dh), (B, H, T)
+        ctx.parts = parts
+        ctx.save_for_backward(q, out, lse)
+        return out
+    @staticmethod
+    def backward(ctx, g):
+        q, out, lse = ctx.saved_tensors
+        dq, dkv = 0, []
+        for p in ctx.parts:                                                   # gradients of each part's keys and values
+            gq, gk, gv = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
+                p.split(g), p.split(q), p.k, p.v, p.split(out), p.split(lse[..., None])[..., 0], 0., False, attn_mask=p.mask)
+            dq, dkv = dq + p.join(gq), dkv + [gk, gv]
+        return None, dq, *dkv
 
 @patch
 def mix(self: SparseAttention, q, k, v):
     parts = [self._band(q, k, v)] + ([self._grid(q, k, v)] if self.pattern == 'strided' else [])
-    return merge_softmax(parts)                                               # (B, H, T, Dh)
+    if len(parts) == 1:                                                       # sliding, block: one fused call
+        p = parts[0]
+        return p.join(F.scaled_dot_product_attention(p.split(q), p.k, p.v, attn_mask=p.mask))  # (B, H, T, Dh)
+    if q.device.type == 'cpu': return _Union.apply(parts, q, *[t for p in parts for t in (p.k, p.v)])
+    return merge_softmax([p.attend(q, _lse_attention) for p in parts])       # (B, H, T, Dh)
