@@ -22,6 +22,8 @@ PATTERNS = ('sliding', 'strided', 'block')
 class SparseAttention(SoftmaxAttention):
     "Softmax attention over a sliding-window, strided or block pattern, computed blockwise."
     choices = {'pattern': PATTERNS}
+    dense_upto: int = 64  # prompts of at most this many tokens take one dense masked call
+    min_block: int = 16  # query blocks hold at least this many tokens (a multiple of `window`)
     @classmethod
     def check(cls, d_model, n_heads, causal, opts, max_len):
         if opts['window'] <= 0: _fail('model.attn_options.window', "be a positive int", opts['window'])
@@ -53,48 +55,49 @@ def _positions(n: int, size: int, start: int = 0, step: int|None = None, device=
 
 class _Part(NamedTuple):
     "One part of the pattern, in a layout of G groups of L queries, each group with S keys."
-    split: Callable  # per-head (B, H, T, X) -> (B*H, G, L, X)
-    join: Callable  # (B*H, G, L, X) -> (B, H, T, X)
-    k: torch.Tensor  # (B*H, G, S, Dh) each group's keys
-    v: torch.Tensor  # (B*H, G, S, Dh) ... and values
-    mask: torch.Tensor  # (1, G or 1, L, S) additive: 0 where the query sees the key, -inf elsewhere
-    empty: torch.Tensor  # (1, G or 1, L) True for a query that sees no key of the part
+    split: Callable  # per-head (B, H, T, X) -> (G, B*H, L, X)
+    join: Callable  # (G, B*H, L, X) -> (B, H, T, X)
+    k: torch.Tensor  # (G, B*H, S, Dh) each group's keys
+    v: torch.Tensor  # (G, B*H, S, Dh) ... and values
+    mask: torch.Tensor  # (G or 1, 1, L, S) additive: 0 where the query sees the key, -inf elsewhere
+    empty: torch.Tensor  # (G or 1, 1, L) True for a query that sees no key of the part
     def attend(self, q, attention) -> tuple[torch.Tensor, torch.Tensor]:
         "Output (B, H, T, Dh) and log-normaliser (B, H, T) of queries q (B, H, T, Dh), by `attention(q, k, v, mask)`."
-        o, lse = attention(self.split(q), self.k, self.v, self.mask)          # (B*H, G, L, Dh), (B*H, G, L)
+        o, lse = attention(self.split(q), self.k, self.v, self.mask)          # (G, B*H, L, Dh), (G, B*H, L)
         return self.join(o), self.join(lse.masked_fill(self.empty, float('-inf'))[..., None])[..., 0]
 
 @patch
 def _mask(self: SparseAttention, key: tuple, ok: Callable, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "Additive mask (1, G, L, S) and empty rows (1, G, L) of the boolean `ok()` (G, L, S), made once per key, device, dtype."
+    "Additive mask (G, 1, L, S) and empty rows (G, 1, L) of the boolean `ok()` (G, L, S), made once per key, device, dtype."
     cache = self.__dict__.setdefault('_masks', {})                           # a plain dict: never saved with the weights
     key = (*key, like.device, like.dtype)
     if key not in cache:
         if len(cache) >= 64: cache.clear()                                    # many lengths seen: start afresh
         a = ok()                                                              # (G, L, S)
         if (a == a[:1]).all(): a = a[:1]                                      # the same for every group: keep one
-        cache[key] = (torch.zeros(a.shape, dtype=like.dtype, device=like.device).masked_fill(~a, float('-inf'))[None],
-                      ~a.any(-1)[None])
+        cache[key] = (torch.zeros(a.shape, dtype=like.dtype, device=like.device).masked_fill(~a, float('-inf'))[:, None],
+                      ~a.any(-1)[:, None])
     return cache[key]
 
 @patch
 def _band(self: SparseAttention, q, k, v) -> _Part:
-    "The `_local` part: query blocks of `window` tokens, each with its neighbouring key blocks."
+    "The `_local` part: query blocks (a multiple of `window`, at least `min_block` tokens), each with its key neighbourhood."
     B, H, T, Dh = q.shape
-    w = self.window; nb = -(-T // w); pad = nb * w - T
-    before = 0 if self.pattern == 'block' else 1                              # key blocks read before the own one
-    after = 0 if self.pattern == 'block' or self.causal else 1                # ... and after it
-    K = (before + 1 + after) * w                                              # keys per query block
-    def ctx(x):                                                               # each query block's key neighbourhood
-        x = F.pad(x, (0, 0, before * w, after * w + pad))                     # (B, H, (nb+before+after)*w, Dh)
-        return x.unfold(2, K, w).transpose(-1, -2).reshape(B * H, nb, K, Dh)  # (B*H, nb, K, Dh)
+    w = self.window; Q = w * -(-self.min_block // w); nb = -(-T // Q); pad = nb * Q - T
+    lo = 0 if self.pattern == 'block' else w                                  # keys read before the block
+    hi = 0 if self.pattern == 'block' or self.causal else w                   # ... and after it
+    K = lo + Q + hi                                                           # keys per query block
+    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B * H, nb, Q, -1).transpose(0, 1)  # (nb, B*H, Q, X)
+    join = lambda y: y.transpose(0, 1).reshape(B, H, nb * Q, -1)[:, :, :T]   # (B, H, T, X)
+    def ctx(x):                                                               # each query block's key neighbourhood:
+        x = split(x)                                                          # (nb, B*H, Q, Dh)
+        return torch.cat([F.pad(x[:-1, :, Q - lo:], (0, 0, 0, 0, 0, 0, 1, 0)),  # the previous block's last lo tokens,
+                          x, F.pad(x[1:, :, :hi], (0, 0, 0, 0, 0, 0, 0, 1))], 2)  # its own, the next's first hi: (nb, B*H, K, Dh)
     def ok():
-        tq = _positions(nb, w, device=q.device)[:, :, None]                   # (nb, w, 1) query positions
-        tk = _positions(nb, K, start=-before * w, step=w, device=q.device)[:, None]  # (nb, 1, K) key positions
-        return self._local(tq, tk) & (tk >= 0) & (tk < T) | (tq >= T)       # (nb, w, K); a padding query sees all
-    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B * H, nb, w, -1)      # (B*H, nb, w, X)
-    join = lambda y: y.reshape(B, H, nb * w, -1)[:, :, :T]                    # (B, H, T, X)
-    return _Part(split, join, ctx(k), ctx(v), *self._mask(('band', T), ok, q))
+        tq = _positions(nb, Q, device=q.device)[:, :, None]                   # (nb, Q, 1) query positions
+        tk = _positions(nb, K, start=-lo, step=Q, device=q.device)[:, None]   # (nb, 1, K) key positions
+        return self._local(tq, tk) & (tk >= 0) & (tk < T) | (tq >= T)       # (nb, Q, K); a padding query sees all
+    return _Part(split, join, ctx(k), ctx(v), *self._mask(('band', T, Q), ok, q))
 
 @patch
 def _grid(self: SparseAttention, q, k, v) -> _Part:
@@ -104,8 +107,8 @@ def _grid(self: SparseAttention, q, k, v) -> _Part:
     def ok():
         pos = _positions(n, S, device=q.device).T                             # (S, n): token i*S + r at [r, i]
         return self._strided(pos[:, :, None], pos[:, None]) & (pos < T)[:, None]  # (S, n, n)
-    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B, H, n, S, -1).transpose(2, 3).reshape(B * H, S, n, -1)  # (B*H, S, n, X)
-    join = lambda y: y.reshape(B, H, S, n, -1).transpose(2, 3).reshape(B, H, n * S, -1)[:, :, :T]  # (B, H, T, X)
+    split = lambda x: F.pad(x, (0, 0, 0, pad)).reshape(B, H, n, S, -1).permute(3, 0, 1, 2, 4).reshape(S, B * H, n, -1)  # (S, B*H, n, X)
+    join = lambda y: y.reshape(S, B, H, n, -1).permute(1, 2, 3, 0, 4).reshape(B, H, n * S, -1)[:, :, :T]  # (B, H, T, X)
     return _Part(split, join, split(k), split(v), *self._mask(('grid', T), ok, q))
 
 # %% ../../nbs/02c_sparse.ipynb #a2337b63
@@ -142,6 +145,10 @@ class _Union(torch.autograd.Function):
 
 @patch
 def mix(self: SparseAttention, q, k, v):
+    T = q.shape[-2]
+    if T <= self.dense_upto:                                                  # short prompt: one dense masked call
+        mask = self._mask(('dense', T), lambda: self.allowed(T, q.device)[None], q)[0]  # (1, 1, T, T)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)       # (B, H, T, Dh)
     parts = [self._band(q, k, v)] + ([self._grid(q, k, v)] if self.pattern == 'strided' else [])
     if len(parts) == 1:                                                       # sliding, block: one fused call
         p = parts[0]
