@@ -106,6 +106,32 @@ def test_sparse_query_sees_only_its_window():
     x = tokens(10); x2 = x.clone(); x2[:, :7] += 1.                                  # change every token but the last 3
     torch.testing.assert_close(a(x)[:, -1], a(x2)[:, -1])
 
+@pytest.mark.parametrize('opts', [{'pattern': 'sliding', 'window': 3}, {'pattern': 'sliding', 'window': 5},
+                                  {'pattern': 'block', 'window': 4}, {'pattern': 'strided', 'window': 2, 'stride': 3},
+                                  {'pattern': 'strided', 'window': 4, 'stride': 2}, {'pattern': 'strided', 'window': 3}])
+@pytest.mark.parametrize('causal', [True, False])
+@pytest.mark.parametrize('layout', ['dense', 'window', 'blocks'])
+def test_sparse_blocks_and_gradients_are_naive(opts, causal, layout):
+    "The dense call for short prompts and the blockwise form (blocks of one window, or several) equal the reference, gradients too."
+    a = build('sparse', causal, opts)
+    a.dense_upto, a.min_block = {'dense': (64, 16), 'window': (0, 1), 'blocks': (0, 7)}[layout]
+    for T in (1, 6, 13, 40):
+        x = tokens(T).requires_grad_()
+        y, yn = a(x), a.naive(x)
+        torch.testing.assert_close(y, yn, rtol=1e-9, atol=1e-10)
+        g = torch.randn_like(y)
+        for d, dn in zip(torch.autograd.grad(y, [x, *a.parameters()], g), torch.autograd.grad(yn, [x, *a.parameters()], g)):
+            torch.testing.assert_close(d, dn, rtol=1e-9, atol=1e-10)
+
+def test_sparse_masks_follow_length_dtype_device():
+    "The masks kept on the layer are per length and dtype: reusing the layer at another length or in float32 stays exact."
+    a = build('sparse', True, {'pattern': 'strided', 'window': 2, 'stride': 3})
+    a.dense_upto = 8
+    for T in (13, 5, 13, 21, 5):
+        torch.testing.assert_close(a(tokens(T)), a.naive(tokens(T)))
+    a = a.float()
+    torch.testing.assert_close(a(tokens(13).float()), a.naive(tokens(13).float()))
+
 @pytest.mark.parametrize('feature_map', ['identity', 'elu1', 'relu2'])
 @pytest.mark.parametrize('causal', [True, False])
 @pytest.mark.parametrize('T', [1, 7, 16])
@@ -135,6 +161,24 @@ def test_gated_forms_agree(T):
         x = tokens(T)
         torch.testing.assert_close(a(x), a.recurrent(x))
         torch.testing.assert_close(a(x), a.naive(x))
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_gated_extreme_decay(dtype):
+    "Gates forgetting up to ~e^-300 a token in one head (chunks past the factorised range) and mildly in the other: outputs and gradients finite and equal to the recurrence."
+    a = build('gated', True, {'chunk': 4, 'gate_temp': 1.0})
+    with torch.no_grad():
+        a.g.weight[:4].mul_(100.); a.g.weight[4:].zero_(); a.g.bias.zero_()  # head 0: extreme decays, head 1: e^-0.69 a token
+    x = tokens(13)
+    q, k, v, g = a.project(x)
+    assert g[:, 0].min() < -100 and (g[:, 0, 1:4].sum(1) < -80).any() and g[:, 1].min() > -1   # both chunk kinds occur
+    x_ref = x.clone().requires_grad_(); y_ref = a.recurrent(x_ref); y_ref.square().sum().backward()
+    a = a.to(dtype); x = x.to(dtype).requires_grad_()
+    y = a(x); y.square().sum().backward()
+    assert y.isfinite().all() and x.grad.isfinite().all() and a.g.weight.grad.isfinite().all()
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == torch.float32 else {}
+    torch.testing.assert_close(y.double(), y_ref.detach(), **tol)
+    torch.testing.assert_close(x.grad.double(), x_ref.grad, **tol)
+    torch.testing.assert_close(a(x, block=5).double(), y_ref.detach(), **tol)  # blocks carrying the state past such chunks
 
 def test_check_messages():
     def msg(*args, **kw):

@@ -9,12 +9,50 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import Attention, register_attention, _fail
-from .linear import causal_linear, decayed_scores
+from .linear import decayed_scores
 
 # %% auto #0
-__all__ = ['GatedAttention']
+__all__ = ['MAX_SPAN', 'BLOCK', 'gated_block', 'GatedAttention']
 
 # %% ../../nbs/02f_gated.ipynb #b1f5fe12
+MAX_SPAN = 80.  # largest in-chunk log-decay span factorised around the mid-point; factors stay within e^(+-MAX_SPAN/2)
+
+def gated_block(q: torch.Tensor,  # (B, H, T, Dk) queries
+                k: torch.Tensor,  # (B, H, T, Dk) keys
+                v: torch.Tensor,  # (B, H, T, Dv) values
+                g: torch.Tensor,  # (B, H, T, Dk) log-decays g_t <= 0
+                chunk: int = 16,  # most tokens per chunk (T is cut into equal chunks of at most this many)
+                S: torch.Tensor|None = None,  # (B, H, Dk, Dv) state before the first token, or None for zero
+                carry: bool = False,  # also return the state after the last token
+               ) -> tuple:
+    "Decayed linear attention out_t = q_t^T S_t with every chunk at once: (B, H, T, Dv) and the final state (or None)."
+    B, H, T, Dk = q.shape
+    n = -(-T // chunk); C = -(-T // n); pad = n * C - T                      # n chunks of C <= chunk tokens
+    ch = lambda x: (F.pad(x, (0, 0, 0, pad)) if pad else x.contiguous()).view(B, H, n, C, x.shape[-1])
+    q, k, v = ch(q), ch(k), ch(v)                                             # (B, H, n, C, .)
+    b = ch(g).cumsum(-2)                                                      # (B, H, n, C, Dk) log-decay since the chunk began
+    first, last = b[..., :1, :], b[..., -1:, :]                               # (B, H, n, 1, Dk)
+    bad = (first - last).amax(-1, keepdim=True) > MAX_SPAN                    # (B, H, n, 1, 1) chunks left to the direct form
+    i = bad[..., 0, 0].nonzero(as_tuple=True) if bad.any() else None         # their (batch, head, chunk) indices
+    r = ((first + last) / 2).masked_fill(bad, 0.)                             # (B, H, n, 1, Dk) the reference
+    qf = q * (b - r).exp()                                                    # (B, H, n, C, Dk)
+    kf = k * (r - b).clamp(max=MAX_SPAN / 2).exp()                            # (B, H, n, C, Dk)
+    A = (qf @ kf.transpose(-1, -2)).tril_()                                   # (B, H, n, C, C) s <= t only
+    if i is not None: A = A.index_put(i, decayed_scores(q[i], k[i], b[i]))
+    y = A @ v                                                                 # (B, H, n, C, Dv)
+    if n == 1 and S is None and not carry: return y[:, :, 0, :T], None       # one chunk, nothing before or after
+    r_next = F.pad(r[:, :, 1:], (0, 0, 0, 0, 0, 1))                           # (B, H, n, 1, Dk), 0 after the last chunk
+    a = (last - r + r_next).exp().transpose(-1, -2)                           # (B, H, n, Dk, 1)
+    W = a * (kf.transpose(-1, -2) @ v)                                        # (B, H, n, Dk, Dv) each chunk's write
+    if i is not None: W = W.index_put(i, (k[i] * (last[i] - b[i] + r_next[i]).exp()).transpose(-1, -2) @ v[i])
+    P = [q.new_zeros(B, H, Dk, v.shape[-1]) if S is None else r[:, :, 0].transpose(-1, -2).exp() * S]  # (B, H, Dk, Dv)
+    for c in range(n): P.append(torch.addcmul(W[:, :, c], a[:, :, c], P[-1]))
+    y += qf @ torch.stack(P[:n], 2)                                           # (B, H, n, C, Dv) what came before
+    return y.view(B, H, n * C, -1)[:, :, :T], (P[n] if carry else None)      # (B, H, T, Dv), (B, H, Dk, Dv)
+
+# %% ../../nbs/02f_gated.ipynb #74de83ad
+BLOCK = 2 ** 17  # elements of (B, T, D) per block of `forward`: 2048 tokens at B=1, D=64
+
 @register_attention('gated', chunk=16, gate_temp=16.0)
 class GatedAttention(Attention):
     "GLA-style gated linear attention: a linear-attention state with a data-dependent decay per key dimension."
@@ -28,10 +66,21 @@ class GatedAttention(Attention):
         self.g = nn.Linear(d_model, d_model, bias=True)                        # the decay gate, per head and key dim
     def project(self, x):
         q, k, v = super().project(x)                                          # (B, H, T, Dh)
-        log_decay = F.logsigmoid(self.heads(self.g(x))) / self.gate_temp       # (B, H, T, Dh), log alpha_t <= 0
+        log_decay = self.heads(F.logsigmoid(self.g(x)) / self.gate_temp)       # (B, H, T, Dh), log alpha_t <= 0
         return q / math.sqrt(self.head_dim), k, v, log_decay
     def mix(self, q, k, v, g):
-        return causal_linear(q, k, v, self.chunk, g)                          # (B, H, T, Dh)
+        return gated_block(q, k, v, g, self.chunk)[0]                         # (B, H, T, Dh)
+    def forward(self, x: torch.Tensor,  # (B, T, D) tokens
+                block: int|None = None,  # tokens per block (default: about `BLOCK` elements, whole chunks)
+               ) -> torch.Tensor:
+        "The chunked form, block by block with the state carried between blocks: (B, T, D) -> (B, T, D)."
+        B, T, D = x.shape
+        block = block or max(1, BLOCK // (B * D * self.chunk)) * self.chunk
+        ys, S = [], None
+        for s in range(0, T, block):
+            y, S = gated_block(*self.project(x[:, s:s + block]), self.chunk, S, carry=s + block < T)
+            ys.append(self.out(y))                                            # (B, block, D)
+        return torch.cat(ys, 1) if len(ys) > 1 else ys[0]                     # (B, T, D)
     def mix_naive(self, q, k, v, g):
         return decayed_scores(q, k, g.cumsum(-2)) @ v                          # (B, H, T, T) @ (B, H, T, Dh)
     def mix_recurrent(self, q, k, v, g):

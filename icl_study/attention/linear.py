@@ -26,24 +26,16 @@ def causal_linear(q: torch.Tensor,  # (B, H, T, Dk) (feature-mapped) queries
                   k: torch.Tensor,  # (B, H, T, Dk) (feature-mapped) keys
                   v: torch.Tensor,  # (B, H, T, Dv) values
                   chunk: int = 16,  # tokens per chunk C
-                  log_decay: torch.Tensor|None = None,  # (B, H, T, Dk) log-decays g_t <= 0, or None
                  ) -> torch.Tensor:
-    "Causal (decayed) linear attention, chunk by chunk: out_t = sum_{s<=t} (q_t . k_s exp(b_t - b_s)) v_s, (B, H, T, Dv)."
+    "Causal linear attention, chunk by chunk: out_t = sum_{s<=t} (q_t . k_s) v_s, (B, H, T, Dv)."
     B, H, T, Dk = q.shape
     n = -(-T // chunk); pad = n * chunk - T
     split = lambda x: F.pad(x, (0, 0, 0, pad)).view(B, H, n, chunk, x.shape[-1]).unbind(2)  # n x (B, H, C, .)
-    gs = split(log_decay) if log_decay is not None else [None] * n
     S = q.new_zeros(B, H, Dk, v.shape[-1])                                   # state: sum of k v^T so far
     outs = []
-    for qc, kc, vc, gc in zip(split(q), split(k), split(v), gs):
-        if gc is None:
-            outs.append(qc @ S + decayed_scores(qc, kc) @ vc)                 # (B, H, C, Dv)
-            S = S + kc.transpose(-1, -2) @ vc
-        else:
-            b = gc.cumsum(-2)                                                 # (B, H, C, Dk) log-decay since the chunk began
-            outs.append((qc * b.exp()) @ S + decayed_scores(qc, kc, b) @ vc)  # (B, H, C, Dv)
-            last = b[..., -1:, :]                                             # (B, H, 1, Dk)
-            S = last.exp().transpose(-1, -2) * S + (kc * (last - b).exp()).transpose(-1, -2) @ vc
+    for qc, kc, vc in zip(split(q), split(k), split(v)):
+        outs.append(qc @ S + decayed_scores(qc, kc) @ vc)                     # (B, H, C, Dv)
+        S = S + kc.transpose(-1, -2) @ vc
     return torch.cat(outs, 2)[:, :, :T]                                       # (B, H, T, Dv)
 
 # %% ../../nbs/02d_linear.ipynb #5656cf29
