@@ -26,7 +26,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                           'icl_study/attention/core.py'),
                                           'icl_study.attention.core.Attention.validate': ( 'attention.html#attention.validate',
                                                                                            'icl_study/attention/core.py'),
-                                          'icl_study.attention.core._fail': ('attention.html#_fail', 'icl_study/attention/core.py'),
                                           'icl_study.attention.core._family': ('attention.html#_family', 'icl_study/attention/core.py'),
                                           'icl_study.attention.core._load_families': ( 'attention.html#_load_families',
                                                                                        'icl_study/attention/core.py'),
