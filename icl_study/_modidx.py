@@ -268,7 +268,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'icl_study.efficiency.efficiency_table': ( 'efficiency.html#efficiency_table',
                                                                                  'icl_study/efficiency.py'),
                                       'icl_study.efficiency.gpt2_benchmark': ('efficiency.html#gpt2_benchmark', 'icl_study/efficiency.py'),
-                                      'icl_study.efficiency.main': ('efficiency.html#main', 'icl_study/efficiency.py'),
                                       'icl_study.efficiency.peak_memory': ('efficiency.html#peak_memory', 'icl_study/efficiency.py'),
                                       'icl_study.efficiency.plot_efficiency': ( 'efficiency.html#plot_efficiency',
                                                                                 'icl_study/efficiency.py'),

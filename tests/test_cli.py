@@ -74,3 +74,11 @@ def test_train_options_and_evaluate(tmp_path):
     assert set(df.query("condition == 'length'").n_points) == {6, 12}
     assert {'predictor', 'metric', 'value', 'ci_low', 'ci_high'} <= set(df.columns)
     assert len(df.query("metric == 'degradation'")) == 2
+
+def test_efficiency_writes_table(tmp_path):
+    "`icl-study efficiency` writes the cost table with the issue's columns, one row per variant x n."
+    code, out, err = run('efficiency', '--variants', 'softmax,linear', '--n', '32,64', '--repeats', 1, '--out', tmp_path / 'e.csv')
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / 'e.csv')
+    assert {'variant', 'n', 'params', 'flops', 'forward_ms', 'peak_mem_mb', 'state_bytes_per_token'} <= set(df.columns)
+    assert sorted(zip(df.variant, df.n)) == [('linear', 32), ('linear', 64), ('softmax', 32), ('softmax', 64)]
