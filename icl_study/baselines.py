@@ -10,8 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['BASELINES', 'mse', 'nmse', 'baseline', 'zero', 'averaging', 'optimal_gd_step', 'nmse_gd_step', 'nmse_averaging',
-           'nmse_gd_1step', 'gd_1step', 'fit_gd_step', 'gd_kstep', 'least_squares', 'nmse_least_squares', 'bayes_lam',
-           'ridge', 'lasso', 'knn']
+           'nmse_gd_1step', 'gd_1step', 'fit_gd_step', 'precond_gd_matrix', 'nmse_gd_precond', 'gd_precond',
+           'fit_gd_precond', 'gd_kstep', 'least_squares', 'nmse_least_squares', 'bayes_lam', 'ridge', 'lasso', 'knn']
 
 # %% ../nbs/04_baselines.ipynb #cbdadd14
 def mse(pred: torch.Tensor,  # (B, o) predictions
@@ -117,6 +117,49 @@ def fit_gd_step(xs: torch.Tensor,  # (B, n, d) context inputs of held-out tasks
     "The step minimising the squared error of `gd_1step` on these tasks: sum(a y*) / sum(a a)."
     a = averaging(xs, ys, xq)                                    # (B, o): gd_1step predicts eta * a
     return ((a * yq).sum() / (a * a).sum()).item()
+
+# %% ../nbs/04_baselines.ipynb #ebf76f7b
+def precond_gd_matrix(sigma: torch.Tensor,  # (d, d) covariance of the inputs
+                      n: int,  # context points
+                      noise: float = 0.,  # label noise std
+                      w_scale: float = 1.,  # std of the entries of W*
+                     ) -> torch.Tensor:
+    "The best matrix step of one GD step from 0 on Gaussian inputs: n ((n+1) Sigma + (tr Sigma + noise^2/w_scale^2) I)^-1."
+    d = sigma.shape[0]
+    eye = torch.eye(d, dtype=sigma.dtype, device=sigma.device)
+    return n * torch.linalg.inv((n + 1) * sigma + (sigma.trace() + noise ** 2 / w_scale ** 2) * eye)  # (d, d)
+
+def nmse_gd_precond(sigma: torch.Tensor,  # (d, d) covariance of the inputs
+                    n: int,  # context points
+                    noise: float = 0.,  # label noise std
+                    w_scale: float = 1.,  # std of the entries of W*
+                   ) -> float:
+    "Expected normalised MSE of `gd_precond` at its best matrix step on Gaussian inputs."
+    if n == 0: return 1.
+    s2, tr = w_scale ** 2, sigma.trace().item()
+    g = precond_gd_matrix(sigma.double(), n, noise, w_scale)
+    return (s2 * (tr - (sigma.double() @ g @ sigma.double()).trace().item()) + noise ** 2) / (s2 * tr + noise ** 2)
+
+@baseline('gd_precond')
+def gd_precond(xs: torch.Tensor,  # (B, n, d) context inputs
+               ys: torch.Tensor,  # (B, n, o) context labels
+               xq: torch.Tensor,  # (B, d) queries
+               gamma: torch.Tensor|None = None,  # (d, d) matrix step; None: the isotropic optimum eta* I
+              ) -> torch.Tensor:
+    "Predict with one preconditioned GD step from 0, w = Gamma X^T y / n: (B, o)."
+    if gamma is None: return gd_1step(xs, ys, xq)
+    return _apply(gamma.to(xs) @ _xty(xs, ys), xq)                      # (d, d) @ (B, d, o) -> (B, d, o)
+
+def fit_gd_precond(xs: torch.Tensor,  # (B, n, d) context inputs of held-out tasks
+                   ys: torch.Tensor,  # (B, n, o) context labels
+                   xq: torch.Tensor,  # (B, d) queries
+                   yq: torch.Tensor,  # (B, o) query targets
+                  ) -> torch.Tensor:
+    "The matrix step (d, d) minimising the squared error of `gd_precond` on these tasks (least squares in d^2 unknowns)."
+    b = _xty(xs, ys)                                                    # (B, d, o)
+    feats = (xq[:, None, :, None] * b.transpose(1, 2)[:, :, None, :]).flatten(2)  # (B, o, d*d): x*_i b_j
+    A, y = feats.reshape(-1, feats.shape[-1]).double(), yq.reshape(-1, 1).double()
+    return torch.linalg.lstsq(A, y).solution.view(xs.shape[2], xs.shape[2]).to(xs.dtype)  # (d, d)
 
 # %% ../nbs/04_baselines.ipynb #f900ab5c
 @baseline('gd_kstep')

@@ -162,14 +162,16 @@ def cmd_sweep(a):
               overrides={'train.device': a.device} if a.device else None, gpus_per_cell=a.gpus_per_cell)
 
 def cmd_report(a):
-    "Papermill reports of one sweep or all of them, rendered to HTML under reports/PROFILE/."
+    "Papermill reports of one sweep or all of them (with the claims scorecard and the index), rendered to HTML under reports/PROFILE/."
     from icl_study import reports
-    from icl_study.sweeps import SWEEPS, run_sweep
+    from icl_study.sweeps import run_study
     runs = a.runs or f'runs/{a.profile}'
-    for s in (SWEEPS if a.sweep == 'all' else [a.sweep]):  # compute first (in parallel workers); the reports then read the cache
-        run_sweep(s, a.profile, a.executor, a.address, out=runs, workers=a.workers)
     kw = dict(executor=a.executor, address=a.address, out_dir=a.out, runs_dir=runs)
-    try: paths = reports.render_all(a.profile, **kw) if a.sweep == 'all' else [reports.render_report(a.sweep, a.profile, **kw).html]
+    try:
+        if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, **kw)
+        else:
+            run_study([a.sweep], a.profile, a.executor, a.address, out=runs, workers=a.workers)  # compute in parallel workers first
+            paths = [reports.render_report(a.sweep, a.profile, **kw).html]
     except reports.ReportError as e: sys.exit(f"icl-study report: error: {e}")
     for p in paths: print(p)
 
@@ -187,6 +189,7 @@ def cmd_docs(a):
 # %% ../nbs/11_cli.ipynb #c96105d9
 def parser() -> _Parser:
     "The `icl-study` argument parser."
+    from icl_study.sweeps import SWEEPS
     p = _Parser(prog='icl-study', description="How attention structure shapes in-context learning: the study's jobs.")
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
     b = sub.add_parser('baselines', help=cmd_baselines.__doc__)
@@ -217,8 +220,8 @@ def parser() -> _Parser:
     f.add_argument('--out', default=None, help='CSV file')
     for name, fn in (('sweep', cmd_sweep), ('report', cmd_report)):
         s = sub.add_parser(name, help=fn.__doc__)
-        if name == 'sweep': s.add_argument('name', help='steps | layers | context | context_untrained')
-        else: s.add_argument('sweep', help='steps | layers | context | context_untrained | all')
+        if name == 'sweep': s.add_argument('name', help='a sweep: ' + ' | '.join(SWEEPS))
+        else: s.add_argument('sweep', help='a sweep (' + ' | '.join(SWEEPS) + ') or all')
         s.add_argument('--profile', default='quick', help='paper | quick | smoke')
         s.add_argument('--executor', default='local', choices=['local', 'ray'])
         s.add_argument('--address', default=None, help='ray cluster address host:port')

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, fields, asdict, replace
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'X_DISTS', 'CACHE_VERSION', 'NOT_HASHED', 'ConfigError', 'TaskConfig', 'ModelConfig', 'TrainConfig',
-           'EvalConfig', 'RunConfig', 'config_keys', 'override', 'to_dict', 'to_json', 'from_json', 'config_hash',
-           'atomic_write']
+__all__ = ['IN_TEST', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED', 'ConfigError', 'TaskConfig',
+           'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig', 'config_keys', 'override', 'to_dict', 'to_json',
+           'from_json', 'config_hash', 'train_hash', 'atomic_write']
 
 # %% ../nbs/00_config.ipynb #c6e37a47
 IN_TEST = bool(os.environ.get('IN_TEST'))  # nbdev-test sets this: notebooks shrink their work under test
@@ -91,7 +91,7 @@ class ModelConfig(_Config):
     num_layers: int = 8             # transformer blocks
     mlp_ratio: float = 4.0          # MLP hidden width / d_model; 0 = attention-only blocks
     causal: bool = True             # GPT-style causal attention; False lets every token see the whole prompt
-    max_len: int = 256              # longest prompt (tokens) the model accepts
+    max_len: int = 256              # longest prompt (tokens) the model is sized and trained for
     layer_norm: bool = True         # pre-LN blocks and a final LayerNorm (False: plain residual stream)
     attn_options: dict = field(default_factory=dict)  # the family's own options, e.g. {'kv_heads': 1}
     match_params: int|None = None   # if set, d_model is resized so the model has about this many parameters
@@ -134,9 +134,21 @@ class EvalConfig(_Config):
     seed: int = 1234                # seed of the evaluation set, independent of the run seed
     bootstrap: int = 1000           # bootstrap resamples for confidence intervals
     ci: float = 0.95                # confidence level
+    align: str = 'all'              # GD-alignment metrics at 'all' evaluation steps, only the 'last', or 'none'
+    lengths: tuple = ()             # more context lengths (points) the final model is scored at: length generalisation
+    shifts: tuple = ()              # named task shifts (`tasks.SHIFTS`) the final model is scored on
+    patterns: bool = False          # also measure the key-query / output-value weight patterns of the first layer
     def check(self):
         self._positive('n_tasks', 'bootstrap')
         if not 0 < self.ci < 1: _fail(self._name('ci'), "be in (0, 1)", self.ci)
+        self._choice('align', ALIGN)
+        if any(not _type_ok(n, 'int') or n <= 0 for n in self.lengths):
+            _fail(self._name('lengths'), "be positive integer context lengths", self.lengths)
+        if self.shifts:
+            from icl_study.tasks import SHIFTS  # the registry of named shifts
+            if any(s not in SHIFTS for s in self.shifts): _fail(self._name('shifts'), f"name shifts among {', '.join(SHIFTS)}", self.shifts)
+
+ALIGN = ('all', 'last', 'none')
 
 # %% ../nbs/00_config.ipynb #aca5d102
 @dataclass(frozen=True)
@@ -193,7 +205,7 @@ def override(cfg: RunConfig,  # the config to start from
     return replace(cfg, **top, **{s: replace(getattr(cfg, s), **kv) for s, kv in parts.items()})
 
 # %% ../nbs/00_config.ipynb #aa5aa9c4
-CACHE_VERSION = 1  # bump when a code change alters what an unchanged config computes
+CACHE_VERSION = 2  # bump when a code change alters what an unchanged config computes
 NOT_HASHED = ('train.device',)  # fields that do not change results
 
 def to_dict(cfg) -> dict:
@@ -214,10 +226,17 @@ def config_hash(cfg: RunConfig,  # the config to key
     "Stable 12-hex-digit key of the result-relevant fields of `cfg`."
     d = to_dict(cfg)
     for k in exclude:
-        s, name = k.split('.', 1)
-        d[s].pop(name, None)
+        s, _, name = k.partition('.')
+        if name: d[s].pop(name, None)
+        else: d.pop(s, None)                                            # a whole section
     text = json.dumps({'v': CACHE_VERSION, 'cfg': d}, sort_keys=True, separators=(',', ':'))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+TRAIN_UNUSED = NOT_HASHED + ('train.eval_at', 'eval')  # what training never reads (evaluation only adds rows)
+
+def train_hash(cfg: RunConfig) -> str:
+    "Key of what training reads: configs with the same key train the same model, however they are evaluated."
+    return config_hash(cfg, TRAIN_UNUSED)
 
 # %% ../nbs/00_config.ipynb #a3e54d6c
 _UMASK = os.umask(0); os.umask(_UMASK)  # the process's umask (read once: setting it is the only way to read it)

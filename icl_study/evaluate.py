@@ -4,21 +4,21 @@
 
 # %% ../nbs/06_evaluate.ipynb #5137ad4d
 from __future__ import annotations
-import math
+import json, math
 from dataclasses import replace
 import numpy as np, pandas as pd, torch
-from .config import TaskConfig, EvalConfig, RunConfig
-from .tasks import Tasks, prompt_tokens, eval_tasks, sample_tasks, generator, zero_mse, x_covariance
+from .config import TaskConfig, EvalConfig, RunConfig, train_hash
+from .tasks import Tasks, prompt_tokens, eval_tasks, sample_tasks, generator, zero_mse, x_covariance, SHIFTS
 from . import baselines as B
 from .config import ModelConfig, TrainConfig
 from .model import ICLTransformer, build_model, predict
-from .train import train
+from .train import train, eval_steps
 
 # %% auto #0
-__all__ = ['REFERENCE', 'CLOSED_FORMS', 'SHIFTS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 'aggregate_seeds', 'gd_step_for',
-           'baseline_predictions', 'closed_form_nmse', 'baseline_table', 'model_predictor', 'sensitivities',
-           'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows', 'length_rows', 'attention_maps',
-           'kq_ov', 'run_cell']
+__all__ = ['REFERENCE', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 'aggregate_seeds', 'gd_step_for',
+           'precond_for', 'baseline_hyper', 'baseline_predictions', 'closed_form_nmse', 'baseline_table',
+           'model_predictor', 'sensitivities', 'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows',
+           'length_rows', 'attention_maps', 'kq_ov', 'pattern_metrics', 'samples_to', 'run_cells', 'run_cell']
 
 # %% ../nbs/06_evaluate.ipynb #608efcb3
 def bootstrap_ci(x,  # per-task values (N,)
@@ -80,14 +80,27 @@ def gd_step_for(task: TaskConfig, n: int, seed: int = 0, n_fit: int = 20000) -> 
     t = sample_tasks(task, n_fit, generator(seed, 'gd-step-fit'), n_points=n, dtype=torch.float64)
     return B.fit_gd_step(t.xs, t.ys, t.xq, t.yq)
 
+def precond_for(task: TaskConfig, n: int, seed: int = 0, n_fit: int = 20000) -> torch.Tensor:
+    "Best matrix step (d, d) of one preconditioned GD step for `n` context points of `task` (closed form for Gaussian inputs, else fitted)."
+    if task.x_dist != 'uniform': return B.precond_gd_matrix(x_covariance(task), n, task.noise, task.w_scale)
+    t = sample_tasks(task, n_fit, generator(seed, 'gd-precond-fit'), n_points=n, dtype=torch.float64)
+    return B.fit_gd_precond(t.xs, t.ys, t.xq, t.yq)
+
+def baseline_hyper(task: TaskConfig,  # the task distribution
+                   n: int,  # context points
+                   names=tuple(B.BASELINES),  # the baselines that will run (only their hyperparameters are computed)
+                  ) -> dict:
+    "The hyperparameters each baseline runs with on `n` points of `task`: name -> keyword arguments."
+    make = {'ridge': lambda: dict(lam=B.bayes_lam(task.noise, task.w_scale)),
+            'gd_1step': lambda: dict(eta=gd_step_for(task, n)), 'gd_precond': lambda: dict(gamma=precond_for(task, n))}
+    return {k: make[k]() for k in names if k in make}
+
 def baseline_predictions(tasks: Tasks,  # the prompts
                          task: TaskConfig,  # their distribution (sets the hyperparameters)
                          names=tuple(B.BASELINES),  # which baselines
                         ) -> dict:
     "Predictions (B, o) of each named baseline on `tasks`."
-    n = tasks.xs.shape[1]
-    hyper = {'ridge': dict(lam=B.bayes_lam(task.noise, task.w_scale)),
-             'gd_1step': dict(eta=gd_step_for(task, n)) if 'gd_1step' in names else {}}
+    hyper = baseline_hyper(task, tasks.xs.shape[1], names)
     return {k: B.BASELINES[k](tasks.xs, tasks.ys, tasks.xq, **hyper.get(k, {})) for k in names}
 
 # %% ../nbs/06_evaluate.ipynb #9def3f6a
@@ -142,8 +155,7 @@ def alignment_rows(f,  # the predictor to compare (usually `model_predictor(mode
                    predictor: str = 'model',  # name of `f` in the rows
                    **cols) -> list[dict]:
     "Tidy rows of pred_diff, sens_cos and sens_l2 between `f` and each reference baseline."
-    n, z = tasks.xs.shape[1], zero_mse(task)
-    hyper = {'ridge': dict(lam=B.bayes_lam(task.noise, task.w_scale)), 'gd_1step': dict(eta=gd_step_for(task, n))}
+    z, hyper = zero_mse(task), baseline_hyper(task, tasks.xs.shape[1], references)
     pred, sens = sensitivities(f, tasks)
     rows = []
     for ref in references:
@@ -180,9 +192,6 @@ def gd_transformer(d: int,  # input dimension
     return m
 
 # %% ../nbs/06_evaluate.ipynb #b9ff588e
-SHIFTS = {'x_scale': dict(x_scale=2.0), 'anisotropic': dict(x_dist='anisotropic', rho=0.8),
-          'noise': dict(noise=0.5), 'w_scale': dict(w_scale=2.0)}  # named shifts of the task distribution
-
 def condition_rows(model, cfg: RunConfig,  # a trained model and its run config
                    task: TaskConfig,  # the (shifted) task distribution to evaluate on
                    n_points: int|None = None,  # context points (default task.n_points)
@@ -237,25 +246,80 @@ def kq_ov(model: ICLTransformer, layer: int = 0) -> tuple[torch.Tensor, torch.Te
     return kq, ov
 
 # %% ../nbs/06_evaluate.ipynb #79fb4742
+PATTERNS = ('kq_diag', 'kq_alike', 'ov_last', 'ov_zero_sum')  # the weight-pattern metrics of seed 002
+
+def pattern_metrics(kq: torch.Tensor,  # (H, d_in, d_in) key-query products in token coordinates
+                    ov: torch.Tensor,  # (H, d_out, d_in) output-value products
+                    d: int,  # input dimension (the x block is the first d coordinates)
+                   ) -> dict:
+    "The four weight-pattern metrics of seed 002 (see above) of one layer's KQ and OV products."
+    A, mu = kq[:, :d, :d].double(), ov[:, :, d:].double()                       # (H, d, d), (H, d_out, o)
+    H, sq = A.shape[0], lambda x: x.square().flatten(1).sum(1)                 # per-head squared norms
+    out = dict(kq_diag=(A.diagonal(dim1=1, dim2=2).square().sum(1) / sq(A)).mean().item(),
+               ov_last=(sq(mu) / sq(ov.double())).mean().item(), kq_alike=math.nan, ov_zero_sum=math.nan)
+    if H > 1:
+        a = torch.nn.functional.normalize(A.flatten(1), dim=1)                   # (H, d*d)
+        pairs = torch.triu_indices(H, H, 1)
+        out['kq_alike'] = (a @ a.T)[pairs[0], pairs[1]].abs().mean().item()
+        out['ov_zero_sum'] = (mu.sum(0).norm() / mu.flatten(1).norm(dim=1).sum()).item()
+    return {k: out[k] for k in PATTERNS}
+
+# %% ../nbs/06_evaluate.ipynb #27787618
+def samples_to(steps,  # evaluated steps, increasing, starting at 0
+               values,  # the error at each step
+               batch_size: int,  # prompts per step
+               frac: float = 0.9,  # the share of the final improvement to reach
+              ) -> float:
+    "Training samples at which the error first achieves `frac` of its final improvement (NaN if it never improves)."
+    s, v = np.asarray(steps, float), np.asarray(values, float)
+    gain = (v[0] - v) / (v[0] - v[-1]) if v[0] > v[-1] else None              # share of the final improvement
+    if gain is None: return math.nan
+    i = int(np.argmax(gain >= frac - 1e-12))                                   # first step reaching it (the last always does)
+    if i == 0: return 0.
+    t = (frac - gain[i - 1]) / (gain[i] - gain[i - 1])
+    return float((s[i - 1] + t * (s[i] - s[i - 1])) * batch_size)
+
+# %% ../nbs/06_evaluate.ipynb #982db13e
 ALIGN_REFS = ('gd_1step', 'least_squares')  # references of the alignment metrics in sweeps
 
-def run_cell(cfg: RunConfig,  # the cell's config
-             progress: bool = False,  # show the training progress bar
-             align_tasks: int = 200,  # evaluation tasks used for the (autograd) alignment metrics
-            ) -> pd.DataFrame:
-    "Train and evaluate one config: tidy rows (step, predictor, metric, value, ci_low, ci_high, reference, status)."
+def _trained(cfgs: list[RunConfig], progress: bool):
+    "Train the group's model once: (status, extra metrics, weights at every evaluated step, a model to load them into)."
+    base = cfgs[0]
+    steps = sorted(set().union(*(eval_steps(c.train) for c in cfgs)))
+    snaps = {}
+    keep = lambda step, model: snaps.__setitem__(step, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    if base.train.steps == 0:
+        model = build_model(base); keep(0, model)
+        return 'ok', {}, snaps, model
+    res = train(replace(base, train=replace(base.train, eval_at=tuple(steps))), callback=keep, progress=progress)
+    extra = {'steps_per_s': res.steps_per_s, 'train_wall_s': res.wall_s}
+    if res.diverged_at is not None: extra['diverged_at'] = res.diverged_at
+    return res.status, extra, snaps, res.model.cpu()
+
+def _final_rows(model, cfg: RunConfig, step: int) -> list[dict]:
+    "The extras a cell asks for, on its final model: longer prompts, shifted tasks, weight patterns."
+    at = lambda rs: [dict(r, step=step) if r['predictor'] == 'model' else r for r in rs]  # baselines have no step
+    rows = at(length_rows(model, cfg, cfg.eval.lengths)) if cfg.eval.lengths else []
+    if cfg.eval.shifts: rows += at(robustness_rows(model, cfg, {s: SHIFTS[s] for s in cfg.eval.shifts}))
+    if cfg.eval.patterns:
+        kq, ov = kq_ov(model)
+        rows += [dict(step=step, predictor='model', metric=k, value=v) for k, v in pattern_metrics(kq, ov, cfg.task.d).items()]
+        rows.append(dict(step=step, predictor='model', metric='kq_ov', value=math.nan,  # the products themselves, for pictures
+                         data=json.dumps({'kq': kq.tolist(), 'ov': ov.tolist()})))
+    return rows
+
+def _score(cfg: RunConfig, snaps: dict, model, status: str, extra: dict, align_tasks: int) -> pd.DataFrame:
+    "One cell's tidy rows from the group's weights."
     ev = eval_tasks(cfg.task, cfg.eval)
     sub, rows = ev[:align_tasks], []
-    def score(step, model):
-        model.eval()
-        rows.extend(error_rows({'model': predict(model, ev)}, ev, cfg.task, cfg.eval, step=step))
-        rows.extend(alignment_rows(model_predictor(model), sub, cfg.task, ALIGN_REFS, cfg.eval, step=step))
-        model.train()
-    if cfg.train.steps == 0: score(0, build_model(cfg)); status, extra = 'ok', {}
-    else:
-        res = train(cfg, callback=score, progress=progress)
-        status, extra = res.status, {'steps_per_s': res.steps_per_s, 'train_wall_s': res.wall_s}
-        if res.diverged_at is not None: extra['diverged_at'] = res.diverged_at
+    steps = [s for s in eval_steps(cfg.train) if s in snaps]
+    model.eval()
+    for step in steps:
+        model.load_state_dict(snaps[step])
+        rows += error_rows({'model': predict(model, ev)}, ev, cfg.task, cfg.eval, step=step)
+        if cfg.eval.align == 'all' or (cfg.eval.align == 'last' and step == steps[-1]):
+            rows += alignment_rows(model_predictor(model), sub, cfg.task, ALIGN_REFS, cfg.eval, step=step)
+    if steps and steps[-1] == cfg.train.steps: rows += _final_rows(model, cfg, steps[-1])
     rows += error_rows(baseline_predictions(ev, cfg.task), ev, cfg.task, cfg.eval)
     if cfg.task.x_dist == 'isotropic' and cfg.task.x_scale == cfg.task.w_scale == 1 and cfg.task.noise == 0:
         rows += [dict(predictor=k, metric='nmse_closed_form', value=closed_form_nmse(k, cfg.task.d, cfg.task.n_points))
@@ -264,3 +328,27 @@ def run_cell(cfg: RunConfig,  # the cell's config
     df = pd.DataFrame(rows)
     df['status'] = status
     return df
+
+def run_cells(cfgs: list[RunConfig],  # configs with the same `train_hash`
+              progress: bool = False,  # show the training progress bar
+              align_tasks: int = 200,  # evaluation tasks used for the (autograd) alignment metrics
+             ) -> list:
+    "Train once, evaluate every config: per config its tidy rows (a DataFrame) or the exception its evaluation raised."
+    if len({train_hash(c) for c in cfgs}) != 1: raise ValueError("run_cells: the configs must share their training (train_hash)")
+    status, extra, snaps, model = _trained(cfgs, progress)
+    out = []
+    for cfg in cfgs:
+        try: out.append(_score(cfg, snaps, model, status, extra, align_tasks))
+        except Exception as e: out.append(e)
+    return out
+
+run_cells.groups = True  # a sweep hands this runner whole groups of cells that share their training
+
+def run_cell(cfg: RunConfig,  # the cell's config
+             progress: bool = False,  # show the training progress bar
+             align_tasks: int = 200,  # evaluation tasks used for the (autograd) alignment metrics
+            ) -> pd.DataFrame:
+    "Train and evaluate one config: tidy rows (step, predictor, metric, value, ci_low, ci_high, reference, status)."
+    out = run_cells([cfg], progress, align_tasks)[0]
+    if isinstance(out, Exception): raise out
+    return out

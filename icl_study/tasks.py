@@ -5,13 +5,13 @@
 # %% ../nbs/01_tasks.ipynb #92afbe8f
 from __future__ import annotations
 import math, zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import torch
 from .config import TaskConfig, EvalConfig, RunConfig
 
 # %% auto #0
-__all__ = ['EVAL_CHUNK', 'derive_seed', 'generator', 'x_covariance', 'zero_mse', 'prompt_tokens', 'Tasks', 'sample_x', 'labels',
-           'sample_tasks', 'eval_tasks', 'TaskStream']
+__all__ = ['EVAL_CHUNK', 'SHIFTS', 'derive_seed', 'generator', 'x_covariance', 'zero_mse', 'prompt_tokens', 'Tasks', 'sample_x',
+           'labels', 'sample_tasks', 'eval_tasks', 'TaskStream', 'shifted']
 
 # %% ../nbs/01_tasks.ipynb #9a4c964e
 def derive_seed(seed: int,  # the run seed
@@ -123,3 +123,13 @@ class TaskStream:
         self.cfg, self.g = cfg, generator(cfg.seed, 'data', device)
     def __call__(self, batch_size: int|None = None) -> "Tasks":
         return sample_tasks(self.cfg.task, batch_size or self.cfg.train.batch_size, self.g)
+
+# %% ../nbs/01_tasks.ipynb #a056419d
+SHIFTS = {'x_scale': dict(x_scale=2.0), 'anisotropic': dict(x_dist='anisotropic', rho=0.8),
+          'noise': dict(noise=0.5), 'w_scale': dict(w_scale=2.0)}  # named shifts of the task distribution
+
+def shifted(task: TaskConfig,  # the training distribution
+            name: str,  # a key of `SHIFTS`
+           ) -> TaskConfig:
+    "`task` under the named shift."
+    return replace(task, **SHIFTS[name])

@@ -21,7 +21,7 @@ def test_baselines_closed_forms():
                         '--bootstrap', '100'], capture_output=True, text=True, check=True)
     df = pd.read_csv(io.StringIO(r.stdout))
     assert {'predictor', 'n_points', 'mse', 'nmse'} <= set(df.columns)
-    assert len(df) == 3 * 8 and set(df.predictor) == {'zero', 'averaging', 'least_squares', 'ridge', 'lasso', 'gd_1step', 'gd_kstep', 'knn'}
+    assert len(df) == 3 * 9 and set(df.predictor) == {'zero', 'averaging', 'least_squares', 'ridge', 'lasso', 'gd_1step', 'gd_precond', 'gd_kstep', 'knn'}
     cf = df.set_index(['predictor', 'n_points']).nmse
     d = 20
     for n in (10, 20, 40):

@@ -1,4 +1,4 @@
-"Render smoke reports end to end: papermill runs the template (real `run_cell`), nbconvert writes the pages."
+"Render smoke reports end to end: papermill runs the templates (real `run_cells`), nbconvert writes the pages."
 import re
 import nbformat
 from html.parser import HTMLParser
@@ -7,22 +7,22 @@ import pytest
 from icl_study.reports import render_all, render_report, ReportError
 from icl_study.sweeps import sweep_cells, write_cell, failed_record
 
-SWEEPS = ('steps', 'context_untrained')  # the cheapest trained sweep and the one without training
+SWEEPS = ('steps', 'context', 'heads', 'length')  # a one-run sweep, the cost figure's sweep, and two with sections of their own
 
 @pytest.fixture(scope='module')
 def rendered(tmp_path_factory):
-    "Render two smoke sweeps and the index once; one context_untrained cell is a failure already in the cache."
+    "Render four smoke sweeps, the claims and the index once (two reports at a time); one context cell is a failure already in the cache."
     tmp = tmp_path_factory.mktemp('reports')
     with pytest.MonkeyPatch.context() as mp:
         for var, sub in (('MPLCONFIGDIR', 'mpl'), ('IPYTHONDIR', 'ipython'), ('JUPYTER_RUNTIME_DIR', 'jupyter'),
                          ('JUPYTER_DATA_DIR', 'jupyter-data'), ('XDG_CACHE_HOME', 'cache')):
             (tmp / 'cache' / sub).mkdir(parents=True)
             mp.setenv(var, str(tmp / 'cache' / sub))
-        cell = next(c for c in sweep_cells('context_untrained', 'smoke') if c.family == 'gated')
+        cell = next(c for c in sweep_cells('context', 'smoke') if c.family == 'gated' and c.cfg.task.n_points == 6)
         write_cell(tmp / 'runs' / 'smoke', failed_record(cell, RuntimeError('boom: made-up failure')))
-        pages = render_all('smoke', out_dir=tmp / 'reports', runs_dir=tmp / 'runs' / 'smoke', sweeps=SWEEPS, cost_n=64,
-                           efficiency_kw=dict(repeats=1), retry_failed=False)
-        assert [p.name for p in pages] == [f'{s}.html' for s in SWEEPS] + ['index.html']
+        pages = render_all('smoke', out_dir=tmp / 'reports', runs_dir=tmp / 'runs' / 'smoke', sweeps=SWEEPS, workers=2,
+                           cost_kw=dict(repeats=1, batch=4), retry_failed=False, progress=False)
+        assert [p.name for p in pages] == [f'{s}.html' for s in SWEEPS] + ['claims.html', 'index.html']
         yield tmp, pages[-1]
 
 def _links(page: str) -> list[str]:
@@ -41,23 +41,39 @@ def test_report_files(rendered):
         for ext in ('ipynb', 'html', 'csv'): assert (tmp / 'reports' / 'smoke' / f'{s}.{ext}').stat().st_size > 0
         page = (tmp / 'reports' / 'smoke' / f'{s}.html').read_text()
         assert len(_pngs(page)) >= 2, 'the nMSE and alignment figures are embedded'
-        assert '<table' in page and 'one-step GD (baseline)' in page and 'softmax' in page
+        assert '<table' in page and 'one-step GD (scalar step) (baseline)' in page and 'softmax' in page
         assert not re.search(r'<script[^>]*src="https?://', page) and 'Traceback' not in page  # nothing to fetch
     assert not list((tmp / 'reports' / 'smoke').glob('.*.running.ipynb'))
 
 def test_failed_cell_is_listed(rendered):
     tmp, _ = rendered
-    page = (tmp / 'reports' / 'smoke' / 'context_untrained.html').read_text()
+    page = (tmp / 'reports' / 'smoke' / 'context.html').read_text()
     assert 'boom: made-up failure' in page and '1 failed' in page
 
 def test_index(rendered):
     tmp, index = rendered
     page = index.read_text()
     links = _links(page)
-    assert {f'{s}.{e}' for s in SWEEPS for e in ('html', 'ipynb', 'csv')} <= set(links)
+    assert {f'{s}.{e}' for s in (*SWEEPS, 'claims') for e in ('html', 'ipynb', 'csv')} <= set(links)
     for href in links: assert (index.parent / href).exists(), href
-    assert len(_pngs(page)) == 1 and '<table' in page
-    assert (index.parent / 'efficiency.csv').exists()
+    assert len(_pngs(page)) == 1 and '<table' in page                    # the cost figure, from the trained models
+    assert (index.parent / 'model_cost.csv').exists()
+    assert 'Claims of the study documents' in page and 'inconclusive' in page
+
+def test_sections_and_claims(rendered):
+    "The heads report shows the weight patterns; the length report says who could not run; the scorecard judges every claim."
+    import pandas as pd
+    from icl_study.claims import CLAIMS
+    tmp, _ = rendered
+    heads = (tmp / 'reports' / 'smoke' / 'heads.html').read_text()
+    assert 'Weight patterns' in heads and 'kq_diag' in heads and len(_pngs(heads)) >= 3
+    length = (tmp / 'reports' / 'smoke' / 'length.html').read_text()
+    assert 'longer than model.max_len' in length                          # lowrank without blocks is recorded, not dropped
+    sc = pd.read_csv(tmp / 'reports' / 'smoke' / 'claims.csv')
+    assert set(sc.id) == set(CLAIMS) and set(sc.verdict) == {'inconclusive'}   # smoke: too small to judge
+    assert 'not measured' in set(sc.our_figure)                            # the sweeps this test did not run
+    claims = (tmp / 'reports' / 'smoke' / 'claims.html').read_text()
+    assert 'The evidence, claim by claim' in claims and 'Traceback' not in claims
 
 def test_failing_template(rendered, tmp_path):
     "A template that raises: ReportError names the error, the partial notebook stays, the last good report is kept."

@@ -36,7 +36,7 @@ def test_kill_and_resume(tmp_path):
     script, out = tmp_path/'slow.py', tmp_path/'killed'
     script.write_text(SLOW)
     proc = subprocess.Popen([PY, str(script), SWEEP, str(out)], env=_env(tmp_path))
-    cells, reads = out/SWEEP/'cells', 0
+    cells, reads = out/'cells', 0
     try:
         deadline = time.time() + 60
         while time.time() < deadline:  # read every record as it appears: none may ever be half-written
@@ -75,7 +75,7 @@ def test_failing_cell_recorded_and_sweep_goes_on(tmp_path):
     assert failed['model.attention'].item() == bad.family and failed['task.n_points'].item() == bad.cfg.task.n_points
     assert failed.value.isna().all()
     assert set(df[df.status != 'failed'].cell) == {c.key for c in cells[:-1]}  # every other cell has its rows
-    rec = json.loads(cell_path(tmp_path, SWEEP, bad.key).read_text())
+    rec = json.loads(cell_path(tmp_path, bad.key).read_text())
     assert rec['status'] == 'failed' and 'Traceback' in rec['traceback'] and 'boom' in rec['traceback']
     # kept as failed when retries are off, computed again (and only it) by default
     assert _run(tmp_path, runner, retry_failed=False).attrs['summary']['computed'] == 0
@@ -118,7 +118,7 @@ def test_cache_recomputes_only_what_changed(tmp_path):
 
 
 def test_bad_names_list_allowed(tmp_path):
-    with pytest.raises(ConfigError, match='sweep: must be one of steps, layers, context, context_untrained'): _run(tmp_path, sweep='depth')
+    with pytest.raises(ConfigError, match='sweep: must be one of steps, layers, context, context_untrained, rank'): _run(tmp_path, sweep='widths')
     with pytest.raises(ConfigError, match='profile: must be one of paper, quick, smoke'): _run(tmp_path, profile='full')
     with pytest.raises(ConfigError, match='executor: must be one of local, ray'): _run(tmp_path, executor='dask')
 
