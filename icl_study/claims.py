@@ -16,11 +16,12 @@ from .reports import (model_curves, convergence, shift_table, family_order, beyo
                                template_path, Report)
 
 # %% auto #0
-__all__ = ['VERDICTS', 'CLAIMS', 'NEAR', 'SOFTMAX', 'LINEAR', 'PATTERN_RULES', 'COLUMNS', 'interval', 'side', 'verdict', 'fmt',
-           'per_seed', 'at_x', 'paired', 'mean_at', 'Finding', 'Claim', 'claim', 'linear_best_long', 'lowrank_rank',
-           'lowrank_context', 'sparse_flat', 'gated_nonmonotonic', 'untrained', 'converges_faster', 'depth_helps',
-           'linear_better_deep', 'shift_small', 'softmax_robust', 'multihead', 'patterns', 'longer_prompts',
-           'scorecard', 'results_from', 'curves_from', 'study_results', 'verdict_counts', 'render_claims']
+__all__ = ['VERDICTS', 'CLAIMS', 'NEAR', 'SOFTMAX', 'LINEAR', 'PATTERN_RULES', 'COLUMNS', 'FRONT_COLUMNS', 'interval', 'side',
+           'verdict', 'fmt', 'per_seed', 'at_x', 'paired', 'mean_at', 'Finding', 'Claim', 'claim', 'linear_best_long',
+           'lowrank_rank', 'lowrank_context', 'sparse_flat', 'gated_nonmonotonic', 'untrained', 'converges_faster',
+           'depth_helps', 'linear_better_deep', 'shift_small', 'softmax_robust', 'multihead', 'patterns',
+           'longer_prompts', 'scorecard', 'results_from', 'curves_from', 'study_results', 'read_scorecard',
+           'verdict_counts', 'render_claims', 'claims_markdown', 'results_markdown', 'front_page_tables', 'fill_tables']
 
 # %% ../nbs/09a_claims.ipynb #01420614
 VERDICTS = ('reproduced', 'contradicted', 'inconclusive')
@@ -384,6 +385,10 @@ def study_results(runs_dir: str|Path) -> dict:
     from icl_study.sweeps import SWEEPS
     return {s: load_results(s, runs_dir) for s in SWEEPS if (Path(runs_dir) / s / 'results.csv').exists()}
 
+def read_scorecard(path: str|Path) -> pd.DataFrame:
+    "A scorecard written by `render_claims` (documents stay '000', not 0)."
+    return pd.read_csv(path, dtype={'doc': str, 'part': str})
+
 def verdict_counts(sc: pd.DataFrame) -> str:
     "'7 reproduced, 3 contradicted, 5 inconclusive'."
     n = sc.verdict.value_counts()
@@ -401,3 +406,58 @@ def render_claims(profile: str,  # the profile's name
                                   dict(profile=profile, out=str(runs.resolve()), claims_csv=str(csv.resolve())), out_dir,
                                   f"icl-study: claims scorecard ({profile})", **kwargs)
     return Report('claims', profile, ipynb, page, csv)
+
+# %% ../nbs/09a_claims.ipynb #be4e75db
+def _pm(m, lo, hi) -> str:
+    "'0.096 ± 0.012' (or just the number with one seed)."
+    return '–' if not np.isfinite(m) else f"{m:.3g}" if not np.isfinite(hi) else f"{m:.3g} ± {(hi - lo) / 2:.2g}"
+
+def _md(t: pd.DataFrame) -> str:
+    "A small markdown table."
+    head = '| ' + ' | '.join(map(str, t.columns)) + ' |\n|' + '---|' * len(t.columns)
+    return head + ''.join('\n| ' + ' | '.join(str(v) for v in r) + ' |' for r in t.itertuples(index=False))
+
+def claims_markdown(sc: pd.DataFrame) -> str:
+    "The scorecard as a markdown table: document, claim, the document's figure, ours, verdict."
+    t = sc.fillna('').assign(claim=lambda t: [f"{c} ({p})" if p else c for c, p in zip(t.claim, t.part)])
+    return _md(t[['doc', 'claim', 'doc_figure', 'our_figure', 'verdict']].rename(
+        columns={'doc_figure': "document's figure", 'our_figure': 'our figure (95% interval across seeds)'}))
+
+FRONT_COLUMNS = (('steps', None), ('layers', 'min'), ('layers', 'max'), ('context', 'min'), ('context', 'max'), ('length', 'max'))
+
+def results_markdown(tables: dict,  # sweep name -> results table
+                     columns=FRONT_COLUMNS,  # (sweep, which axis value: None = last, 'min' or 'max')
+                    ) -> str:
+    "Each family's nMSE (mean ± half the 95% interval across seeds) at the extremes of the study-wide sweeps, baselines below."
+    from icl_study.reports import sweep_axis, baseline_curves, AXIS_SHORT, shown
+    cols, rows = {}, {}
+    for sweep, which in columns:
+        if sweep not in tables: continue
+        m = model_curves(tables[sweep], sweep)
+        x = m.x.max() if which in (None, 'max') else m.x.min()
+        col, _ = sweep_axis(sweep)
+        head = f"{sweep}, {AXIS_SHORT.get(col, col)} = {x:g}"
+        cols[head] = {str(v): _pm(r.value, r.ci_low, r.ci_high) for v, r in m[m.x == x].set_index('variant').iterrows()}
+        b = baseline_curves(tables[sweep], sweep, ('gd_1step', 'least_squares')).query("kind == 'measured'")
+        for p, g in b[b.x == x].groupby('predictor'): cols[head][f"*{p}*"] = f"*{g.value.iloc[0]:.3g}*"
+    order = family_order([v for c in cols.values() for v in c if not v.startswith('*')])
+    names = order + [k for k in ('*gd_1step*', '*least_squares*') if any(k in c for c in cols.values())]
+    labels = {'*gd_1step*': '*one-step GD (scalar step)*', '*least_squares*': '*least squares*'}
+    t = pd.DataFrame([[labels.get(v, shown(v))] + [c.get(v, '') for c in cols.values()] for v in names], columns=['family', *cols])
+    return _md(t)
+
+def front_page_tables(folder: str|Path) -> dict:
+    "The front page's tables from a profile's report folder (reports/<profile>/): name -> markdown."
+    folder = Path(folder)
+    out = {}
+    if (folder / 'claims.csv').exists(): out['claims'] = claims_markdown(read_scorecard(folder / 'claims.csv'))
+    tables = {s: pd.read_csv(folder / f'{s}.csv') for s, _ in FRONT_COLUMNS if (folder / f'{s}.csv').exists()}
+    if tables: out['results'] = results_markdown(tables)
+    return out
+
+def fill_tables(text: str, tables: dict) -> str:
+    "`text` with the content between each `<!-- table:NAME -->` and `<!-- /table:NAME -->` replaced by `tables[NAME]`."
+    import re
+    for name, md in tables.items():
+        text = re.sub(rf'(<!-- table:{name} -->\n).*?(\n<!-- /table:{name} -->)', lambda m: m.group(1) + md + m.group(2), text, flags=re.S)
+    return text

@@ -204,10 +204,11 @@ def condition_rows(model, cfg: RunConfig,  # a trained model and its run config
 
 def robustness_rows(model, cfg: RunConfig, shifts: dict = SHIFTS) -> list[dict]:
     "Rows for the training distribution and each shift, plus the model's `degradation` per shift."
-    rows = condition_rows(model, cfg, cfg.task, condition='in_distribution')
+    refs = REFERENCE + ('gd_precond',)  # on anisotropic inputs the best matrix step differs from the best scalar one
+    rows = condition_rows(model, cfg, cfg.task, baselines=refs, condition='in_distribution')
     base = next(r['value'] for r in rows if r['predictor'] == 'model' and r['metric'] == 'nmse')
     for name, kw in shifts.items():
-        new = condition_rows(model, cfg, replace(cfg.task, **kw), condition=name)
+        new = condition_rows(model, cfg, replace(cfg.task, **kw), baselines=refs, condition=name)
         m = next(r for r in new if r['predictor'] == 'model' and r['metric'] == 'nmse')
         rows += new + [dict(m, metric='degradation', value=m['value'] / base, ci_low=m['ci_low'] / base, ci_high=m['ci_high'] / base)]
     return rows

@@ -292,7 +292,9 @@ def plot_alignment(df: pd.DataFrame,  # a sweep's results table
 
 # %% ../nbs/09_reports.ipynb #2668bf63
 def _cell_text(v, lo, hi) -> str:
-    return '–' if pd.isna(v) else f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
+    "'value [low, high]', or the value alone when there is no interval (one seed of a derived quantity)."
+    if pd.isna(v): return '–'
+    return f"{v:.3g}" if pd.isna(lo) or (lo == hi == v) else f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
 
 def nmse_table(df: pd.DataFrame,  # a sweep's results table
                sweep: str,  # the sweep's name
@@ -472,13 +474,16 @@ def plot_patterns(df: pd.DataFrame, seed: int|None = None):
     for row, (_, x) in zip(axes, r.iterrows()):
         p = json.loads(x.data); kq, ov = np.array(p['kq']), np.array(p['ov'])
         h = kq.shape[0]; lim = np.abs(kq).max() or 1
+        names = [f"x{i + 1}" for i in range(kq.shape[1] - 1)] + ['y']               # token coordinates
         for i, ax in enumerate(row[:H]):
             if i < h: ax.imshow(kq[i], cmap='RdBu_r', vmin=-lim, vmax=lim)
-            ax.set_xticks([]); ax.set_yticks([]); ax.set_title(f"H={h}: KQ head {i}" if i < h else '', fontsize=8)
+            ax.set_xticks(range(len(names)), names, fontsize=6); ax.set_yticks(range(len(names)), names, fontsize=6)
+            ax.set_title(f"H={h}: KQ head {i}" if i < h else '', fontsize=8)
             if i >= h: ax.axis('off')
         lim = np.abs(ov).max() or 1
         row[-1].imshow(ov[:, 0], cmap='RdBu_r', vmin=-lim, vmax=lim, aspect='auto')
-        row[-1].set_title('OV row (heads × token)', fontsize=8); row[-1].set_xticks([]); row[-1].set_yticks(range(h))
+        row[-1].set_title('OV to the prediction (head × token)', fontsize=8)
+        row[-1].set_xticks(range(len(names)), names, fontsize=6); row[-1].set_yticks(range(h))
     fig.suptitle("heads: key-query and output-value products in token coordinates (x₁…x_d, y); red +, blue −", fontsize=10)
     fig.tight_layout()
     return fig
@@ -499,7 +504,7 @@ def _depth_sections(df: pd.DataFrame) -> list:
         base = df[df.metric.eq('nmse') & df.step.isna() & df.predictor.isin(['gd_1step', 'gd_precond']) & df.condition.isin(s['shift'])]
         gd = base.groupby(['condition', 'predictor']).value.mean().unstack() if len(base) else None
         out += [Markdown("## Anisotropic shift\n\nEach trained model scored on correlated inputs "
-                         "($\\Sigma_{ij} = 0.8^{|i-j|}$, same trace): its nMSE there over its in-distribution nMSE (1: no "
+                         "(Σᵢⱼ = 0.8^|i−j|, the same trace as the identity): its nMSE there over its in-distribution nMSE (1: no "
                          "degradation; seed 001 reports < 1.1 for both)."),
                 _ci_table(s.assign(row=s.variant + ' / ' + s['shift']), 'row', 'layers')]
         if gd is not None:
@@ -767,7 +772,7 @@ def render_report(sweep: str,  # one of `SWEEPS`
 _CSS = ("body{font:15px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:76rem;margin:2rem auto;padding:0 1rem;color:#222}"
         "table{border-collapse:collapse;font-size:13px;margin:.5rem 0 1.5rem}th,td{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:right}"
         "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-width:100%}.err{color:#b00020}code{background:#f4f4f4;padding:0 .2rem}"
-        ".reproduced{color:#1b7a1b;font-weight:600}.contradicted{color:#b00020;font-weight:600}.inconclusive{color:#8a6d00;font-weight:600}")
+        ".text td,.text th{text-align:left;vertical-align:top}.reproduced{color:#1b7a1b;font-weight:600}.contradicted{color:#b00020;font-weight:600}.inconclusive{color:#8a6d00;font-weight:600}")
 
 def figure_png(fig, dpi: int = 110) -> str:
     "A matplotlib figure as a data URI (PNG), for an `<img>` that needs no file next to the page; closes the figure."
@@ -781,9 +786,11 @@ def _table(t: pd.DataFrame, escape: bool = True) -> str:
     return t.map(num).to_html(border=0, escape=escape)
 
 def _verdicts(claims: pd.DataFrame) -> pd.DataFrame:
-    "The scorecard as the index shows it: verdicts coloured."
-    t = claims[['doc', 'claim', 'doc_figure', 'our_figure', 'verdict']].copy()
-    t['verdict'] = [f'<span class="{v}">{v}</span>' for v in t.verdict]
+    "The scorecard as the index shows it: the part judged next to the claim, verdicts coloured."
+    t = claims.fillna('')
+    t = pd.DataFrame({'doc': t.doc.astype(str).str.zfill(3), 'claim': [f"{c} <i>({p})</i>" if p else c for c, p in zip(t.claim, t.part)],
+                      "document's figure": t.doc_figure, 'our figure (95% interval across seeds)': t.our_figure,
+                      'verdict': [f'<span class="{v}">{v}</span>' for v in t.verdict]})
     return t.set_index('doc')
 
 def index_html(profile: str,  # the profile's name
@@ -812,7 +819,7 @@ def index_html(profile: str,  # the profile's name
     if claims is not None and len(claims):
         parts += ["<h2>Claims of the study documents</h2><p>Each claim judged by code from the results tables "
                   "(<a href=\"claims.html\">scorecard with the evidence</a>, <a href=\"claims.csv\">claims.csv</a>).</p>",
-                  _table(_verdicts(claims), escape=False)]
+                  _verdicts(claims).to_html(border=0, escape=False, classes='text')]
     if costs is not None and 'context' in results and len(cost_ns):
         parts += ["<h2>Cost against in-context error</h2>",
                   "<p>One point per variant: the nMSE its trained model reaches in the <code>context</code> sweep (mean over "
@@ -867,10 +874,10 @@ def render_all(profile: str,  # one of `PROFILES`
         for s, r in entries.items(): print(f"{s}: {r.html if isinstance(r, Report) else r}")
     table, note = None, ''
     if claims:
-        from icl_study.claims import render_claims
+        from icl_study.claims import render_claims, read_scorecard
         try:
             entries['claims'] = render_claims(profile, out_dir=out_dir, runs_dir=runs, **kwargs)
-            table = pd.read_csv(entries['claims'].csv)
+            table = read_scorecard(entries['claims'].csv)
         except ReportError as e: entries['claims'] = e
     costs, ns = None, ()
     if 'context' in results:
