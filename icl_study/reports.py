@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import icl_study
 from .config import atomic_write
-from .sweeps import SWEEPS, FAMILIES, get_sweep, get_profile
+from .sweeps import SWEEPS, FAMILIES, BEYOND, get_sweep, get_profile
 from .evaluate import REFERENCE, aggregate_seeds
 
 # %% auto #0
@@ -36,7 +36,7 @@ def sweep_axis(sweep: str) -> tuple[str, str]:
 def family_order(names) -> list[str]:
     "`names` in the study's order of families (unknown names last, sorted)."
     names = set(names)
-    return [f for f in FAMILIES if f in names] + sorted(names - set(FAMILIES))
+    return [f for f in FAMILIES + BEYOND if f in names] + sorted(names - set(FAMILIES + BEYOND))
 
 # %% ../nbs/09_reports.ipynb #1cbf8907
 def _int_x(s: pd.Series) -> pd.Series:
@@ -81,7 +81,8 @@ def baseline_curves(df: pd.DataFrame,  # a sweep's results table
     return out[['predictor', 'kind', 'x'] + vals].reset_index(drop=True)
 
 # %% ../nbs/09_reports.ipynb #d8ef9016
-FAMILY_COLORS = dict(zip(FAMILIES, ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b')))
+FAMILY_COLORS = dict(zip(FAMILIES + BEYOND, ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
+                                              '#e377c2', '#7b4173', '#637939', '#393b79')))
 BASELINE_COLORS = {'least_squares': 'black', 'ridge': '#9a9a9a', 'gd_1step': '#17becf', 'averaging': '#bcbd22'}
 
 def _color(family: str) -> str:

@@ -12,10 +12,10 @@ from tqdm.auto import tqdm
 from .config import RunConfig, ConfigError, override, to_dict, config_hash, atomic_write
 
 # %% auto #0
-__all__ = ['SWEEPS', 'FAMILIES', 'PROFILES', 'REQUIRED', 'LEAD', 'EXECUTORS', 'Sweep', 'get_sweep', 'get_profile', 'families',
-           'family_options', 'Cell', 'sweep_cells', 'describe_sweeps', 'toy_runner', 'clean_temp', 'failed_record',
-           'compute_cell', 'cell_path', 'write_cell', 'read_cell', 'flat_config', 'results_table', 'available_cpus',
-           'run_local', 'run_ray', 'default_runner', 'run_sweep', 'load_results']
+__all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'REQUIRED', 'LEAD', 'EXECUTORS', 'Sweep', 'get_sweep', 'get_profile',
+           'families', 'family_options', 'Cell', 'sweep_cells', 'describe_sweeps', 'toy_runner', 'clean_temp',
+           'failed_record', 'compute_cell', 'cell_path', 'write_cell', 'read_cell', 'flat_config', 'results_table',
+           'available_cpus', 'run_local', 'run_ray', 'default_runner', 'run_sweep', 'load_results']
 
 # %% ../nbs/08_sweeps.ipynb #03d232e1
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ SWEEPS = {
     'context_untrained': Sweep('task.n_points', 'context', 'context points at initialisation (no training)', fixed={'train.steps': 0}),
 }
 FAMILIES = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')  # the study's families, in its order
+BEYOND = ('deltanet', 'gated_deltanet', 'mamba2', 'hybrid')  # families beyond the study documents, run after the six
 
 # %% ../nbs/08_sweeps.ipynb #074e654b
 PROFILES = {
@@ -77,7 +78,8 @@ def families() -> list[str]:
     try: from icl_study.attention.core import attention_names
     except ImportError: return list(FAMILIES)
     names = attention_names()
-    return [f for f in FAMILIES if f in names] + sorted(set(names) - set(FAMILIES))
+    order = FAMILIES + BEYOND
+    return [f for f in order if f in names] + sorted(set(names) - set(order))
 
 def family_options(family: str, profile: str|dict) -> dict:
     "The `attn_options` of `family` under `profile`: the family's defaults, overridden by the profile's table."

@@ -70,6 +70,9 @@ class GatedAttention(Attention):
         return q / math.sqrt(self.head_dim), k, v, log_decay
     def mix(self, q, k, v, g):
         return gated_block(q, k, v, g, self.chunk)[0]                         # (B, H, T, Dh)
+    def state_bytes(self, n: int, itemsize: int = 4) -> int:
+        "Decoding state: one Dk x Dv matrix per head, whatever n."
+        return self.n_heads * self.head_dim ** 2 * itemsize
     def forward(self, x: torch.Tensor,  # (B, T, D) tokens
                 block: int|None = None,  # tokens per block (default: about `BLOCK` elements, whole chunks)
                ) -> torch.Tensor:
