@@ -37,10 +37,12 @@ def segsum(g: torch.Tensor,  # (..., C) log-decays g_t <= 0 of one chunk
 
 # %% ../../nbs/02g_deltanet.ipynb #cc92a4db
 def _factors(b: torch.Tensor,  # (B, H, n, C, 1) log-decays since each chunk began
-             bad: torch.Tensor,  # (B, H, n, 1, 1) chunks whose span exceeds MAX_SPAN
+             bad: torch.Tensor|None,  # (B, H, n, 1, 1) chunks whose span exceeds MAX_SPAN, or None if there are none
             ) -> tuple[torch.Tensor, torch.Tensor]:
     "e^(b - r) and e^(r - b) around each chunk's mid-point r (r = 0, clamped, where the span is too wide): (B, H, n, C, 1) each."
-    r = ((b[..., :1, :] + b[..., -1:, :]) / 2).masked_fill(bad, 0.)          # (B, H, n, 1, 1)
+    r = (b[..., :1, :] + b[..., -1:, :]) / 2                                  # (B, H, n, 1, 1)
+    if bad is None: e = (b - r).exp(); return e, e.reciprocal()              # every exponent within +-MAX_SPAN / 2
+    r = r.masked_fill(bad, 0.)
     return (b - r).exp(), (r - b).clamp(max=MAX_SPAN / 2).exp()
 
 @functools.lru_cache(maxsize=64)
@@ -80,11 +82,12 @@ def chunk_scan(q: torch.Tensor,  # (B, H, T, Dk) queries
     else:                                                                     # the decay, factorised: (q e^(b-r)) (k e^(r-b))^T
         gc = ch(g[..., None]); b = gc.cumsum(-2)                              # (B, H, n, C, 1) log-decay since the chunk began
         bad = b[..., :1, :] - b[..., -1:, :] > MAX_SPAN                      # (B, H, n, 1, 1) chunks left to the direct form
+        if not bad.any(): bad = None
         eq, ek = _factors(b, bad)
         qs, kt = q * eq, (k * ek).transpose(-1, -2)
     if bt is None: A, L = qs @ kt, None                                       # (B, H, n, C, C)
-    else: A, L = (torch.cat([qs, k * (bt if g is None else bt * eq)], -2) @ kt).split(C, -2)  # A and L in one product
-    if g is not None and bad.any():                                           # their products times exp(segsum): exponents <= 0
+    else: A, L = qs @ kt, (k * (bt if g is None else bt * eq)) @ kt      # (B, H, n, C, C) each
+    if g is not None and bad is not None:                                     # their products times exp(segsum): exponents <= 0
         i = bad[..., 0, 0].nonzero(as_tuple=True)
         D, ki = segsum(gc[i][..., 0]).exp(), k[i].transpose(-1, -2)          # (m, C, C), (m, Dk, C)
         A = A.index_put(i, q[i] @ ki * D)
@@ -171,9 +174,10 @@ class DeltaNet(ChunkedRecurrence):
         super().__init__(d_model, n_heads, causal, max_len, **options)
         self.beta = nn.Linear(d_model, n_heads, bias=True)                     # the step size, per head
     def project(self, x):
-        q, k, v = super().project(x)                                          # (B, H, T, Dh)
-        if self.qk_norm: q, k = unit(q), unit(k)
-        return q, k, v, torch.sigmoid(self.beta(x)).transpose(1, 2)           # beta: (B, H, T)
+        qk = self.heads(F.linear(x, torch.cat([self.q.weight, self.k.weight])))  # (B, 2H, T, Dh) queries and keys in one product
+        if self.qk_norm: qk = unit(qk)
+        q, k = qk.split(self.n_heads, 1)                                      # (B, H, T, Dh) each
+        return q, k, self.heads(self.v(x)), torch.sigmoid(self.beta(x)).transpose(1, 2)  # ..., beta: (B, H, T)
     def scan(self, q, k, v, beta, S=None, carry=False):
         return chunk_scan(q, k, v, beta, None, self.chunk, S, carry)
     def recurrence(self, q, k, v, beta): return recurrence(q, k, v, beta)
