@@ -8,8 +8,8 @@ import functools
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import Attention, register_attention, causal_mask, _fail
-from .gated import BLOCK, MAX_SPAN
+from .core import register_attention, causal_mask
+from .gated import BlockedScan, MAX_SPAN
 
 # %% auto #0
 __all__ = ['delta_step', 'segsum', 'chunk_scan', 'recurrence', 'unit', 'ChunkedRecurrence', 'DeltaNet']
@@ -140,31 +140,10 @@ def unit(x: torch.Tensor,  # (..., Dh) vectors
     return x * torch.rsqrt(x.square().sum(-1, keepdim=True) + eps ** 2)
 
 # %% ../../nbs/02g_deltanet.ipynb #559a2541
-class ChunkedRecurrence(Attention):
-    "Base of the state-carrying families: a chunked `scan` run block by block in `forward`; the token-by-token `recurrence` as `naive`."
-    causal_only = True
-    @classmethod
-    def check(cls, d_model, n_heads, causal, opts, max_len):
-        if opts['chunk'] <= 0: _fail('model.attn_options.chunk', "be a positive int", opts['chunk'])
-    def scan(self, *proj, S=None, carry=False) -> tuple: raise NotImplementedError
-    def recurrence(self, *proj) -> torch.Tensor: raise NotImplementedError
-    def mix(self, *proj): return self.scan(*proj)[0]                           # (B, H, T, Dv)
+class ChunkedRecurrence(BlockedScan):
+    "Base of the delta-rule and state-space families: `BlockedScan`'s chunked forward; the token-by-token `recurrence` as `naive`."
+    def recurrence(self, *proj) -> torch.Tensor: raise NotImplementedError    # (B, H, T, Dv)
     def mix_naive(self, *proj): return self.recurrence(*proj)                 # (B, H, T, Dv)
-    def forward(self, x: torch.Tensor,  # (B, T, D) tokens
-                block: int|None = None,  # tokens per block (default: about `BLOCK` elements, whole chunks)
-               ) -> torch.Tensor:
-        "The chunked form, block by block with the state carried between blocks: (B, T, D) -> (B, T, D)."
-        B, T, D = x.shape
-        block = block or max(1, BLOCK // (B * D * self.chunk)) * self.chunk
-        if block >= T: return self.out(self.mix(*self.project(x)))           # (B, T, D) in one call
-        ys, S = [], None
-        for s in range(0, T, block):
-            y, S = self.scan(*self.project(x[:, s:s + block]), S=S, carry=s + block < T)
-            ys.append(self.out(y))                                            # (B, block, D)
-        return torch.cat(ys, 1)                                               # (B, T, D)
-    def state_bytes(self, n: int, itemsize: int = 4) -> int:
-        "Decoding state after n tokens: one Dk x Dv matrix per head, whatever n."
-        return self.n_heads * self.head_dim ** 2 * itemsize
 
 # %% ../../nbs/02g_deltanet.ipynb #43ae201a
 @register_attention('deltanet', chunk=64, qk_norm=True)
