@@ -419,7 +419,7 @@ def _md(t: pd.DataFrame) -> str:
 
 def claims_markdown(sc: pd.DataFrame) -> str:
     "The scorecard as a markdown table: document, claim, the document's figure, ours, verdict."
-    t = sc.fillna('').assign(claim=lambda t: [f"{c} ({p})" if p else c for c, p in zip(t.claim, t.part)])
+    t = sc.astype(object).fillna('').assign(claim=lambda t: [f"{c} ({p})" if p else c for c, p in zip(t.claim, t.part)])
     return _md(t[['doc', 'claim', 'doc_figure', 'our_figure', 'verdict']].rename(
         columns={'doc_figure': "document's figure", 'our_figure': 'our figure (95% interval across seeds)'}))
 

@@ -31,6 +31,10 @@ VARIANTS = {  # label -> (family, options) of the efficiency table
     'linear': ('linear', {'feature_map': 'elu1', 'normalize': True, 'chunk': 16}),
     'lowrank': ('lowrank', {'rank': 64}),
     'gated': ('gated', {'chunk': 16}),
+    'deltanet': ('deltanet', {'chunk': 32}),  # beyond the study documents
+    'gated_deltanet': ('gated_deltanet', {'chunk': 32}),
+    'mamba2': ('mamba2', {'chunk': 32}),
+    'hybrid': ('hybrid', {'pattern': 'gated_deltanet,softmax'}),  # one period: two layers
 }
 
 def _variant(v) -> tuple[str, str, dict]:
@@ -93,25 +97,12 @@ def softmax_flops(n: int,  # tokens
     return 2 * n * d_model * (2 * d_model + 2 * kv) + 4 * n * n * d_model
 
 # %% ../nbs/07_efficiency.ipynb #cfeadca3
-def _kv_bytes(attn, tokens: int, itemsize: int) -> int:
-    return tokens * 2 * attn.n_kv_heads * attn.head_dim * itemsize
-
 def state_bytes(attn: nn.Module,  # an attention layer from `make_attention`
                 n: int,  # tokens decoded so far
                 itemsize: int = 4,  # bytes per number (float32)
                ) -> int:
-    "Bytes a decoder keeps for this layer after n tokens (KV cache, window, or recurrent state)."
-    fam, H, Dh = attn.family, attn.n_heads, attn.head_dim
-    if fam in ('softmax', 'gqa'): return _kv_bytes(attn, n, itemsize)
-    if fam == 'sparse': return _kv_bytes(attn, n if attn.pattern == 'strided' else min(n, attn.window), itemsize)
-    if fam == 'lowrank':
-        if not attn.block: return _kv_bytes(attn, n, itemsize)
-        b, r = attn.block_size, attn.proj_k.shape[0]
-        done = (n - 1) // b                                                   # finished blocks before the current one
-        return _kv_bytes(attn, n - done * b + done * r, itemsize)
-    if fam == 'linear': return H * Dh * (Dh + int(attn.normalize)) * itemsize
-    if fam == 'gated': return H * Dh * Dh * itemsize
-    raise ValueError(f"state_bytes: no formula for attention family {fam!r}")
+    "Bytes a decoder keeps for this layer after n tokens (KV cache, window, or recurrent state): the family's `state_bytes`."
+    return attn.state_bytes(n, itemsize)
 
 # %% ../nbs/07_efficiency.ipynb #1f2e981f
 def time_forward(fns: dict,  # key -> module or callable taking x

@@ -25,10 +25,11 @@ def mlp_width(cfg: ModelConfig) -> int:
 
 class Block(nn.Module):
     "Pre-LN residual block: attention from the registry, then an optional GELU MLP."
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig,
+                 layer: int = 0):  # its index in the stack (a hybrid's layers cycle through families)
         super().__init__()
         self.ln1, self.ln2 = _norm(cfg), _norm(cfg)
-        self.attn = make_attention(cfg.attention, cfg.d_model, cfg.n_heads, cfg.causal, cfg.max_len, **cfg.attn_options)
+        self.attn = make_attention(cfg.attention, cfg.d_model, cfg.n_heads, cfg.causal, cfg.max_len, layer=layer, **cfg.attn_options)
         h = mlp_width(cfg)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, h), nn.GELU(), nn.Linear(h, cfg.d_model)) if h else None
         if self.mlp is None: self.ln2 = None
@@ -46,7 +47,7 @@ class ICLTransformer(nn.Module):
         if not 0 < d_out < d_in: raise ConfigError(f"d_out: must be in [1, d_in), got {d_out!r} with d_in={d_in}")
         self.cfg, self.d_in, self.d_out = cfg, d_in, d_out
         self.embed = nn.Linear(d_in, cfg.d_model)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.num_layers))
         self.ln_f = _norm(cfg)
         self.head = nn.Linear(cfg.d_model, d_out)
     def forward(self, tokens: torch.Tensor,  # (B, T, d_in) prompt tokens, the query last

@@ -787,7 +787,7 @@ def _table(t: pd.DataFrame, escape: bool = True) -> str:
 
 def _verdicts(claims: pd.DataFrame) -> pd.DataFrame:
     "The scorecard as the index shows it: the part judged next to the claim, verdicts coloured."
-    t = claims.fillna('')
+    t = claims.astype(object).fillna('')
     t = pd.DataFrame({'doc': t.doc.astype(str).str.zfill(3), 'claim': [f"{c} <i>({p})</i>" if p else c for c, p in zip(t.claim, t.part)],
                       "document's figure": t.doc_figure, 'our figure (95% interval across seeds)': t.our_figure,
                       'verdict': [f'<span class="{v}">{v}</span>' for v in t.verdict]})

@@ -2,19 +2,24 @@
 
     .venv/bin/python tests/bench_training.py            # both parts
     .venv/bin/python tests/bench_training.py speed      # steps/s only
+    .venv/bin/python tests/bench_training.py quick      # step time of every family against softmax at the quick size
 
 Speed: d=5, 41 context points, d_model 64, 4 heads, 2 layers, batch 64, one thread, 100 steps per family, two rounds.
+Quick: the quick profile's model (d=5, d_model 32, 2 heads, 2 layers, batch 64, one thread) at 11 and 41 context points:
+milliseconds of CPU time per training step (forward, backward, clipping, AdamW), interleaved blocks of 10 steps, the
+median of 6; CPU time of the one thread rather than wall time, so that other work on a shared machine counts less.
 Learning: d=5, n=41, 1500 steps; a 1-layer identity-map linear attention (no MLP, no LayerNorm) and a 2-layer softmax
 model, scored on 1000 evaluation tasks next to one-step GD and least squares, with their alignment to both.
 """
-import sys
+import statistics, sys, time
 import pandas as pd, torch
 from icl_study.config import RunConfig, TaskConfig, ModelConfig, TrainConfig, EvalConfig
 from icl_study.train import train
 from icl_study.tasks import eval_tasks
 from icl_study.evaluate import alignment_rows, model_predictor, baseline_predictions, error_rows
 
-OPTIONS = {'softmax': {}, 'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'linear': {}, 'lowrank': {'rank_frac': 0.5}, 'gated': {}}
+OPTIONS = {'softmax': {}, 'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'linear': {}, 'lowrank': {'rank_frac': 0.5}, 'gated': {},
+           'deltanet': {}, 'gated_deltanet': {}, 'mamba2': {}, 'hybrid': {}}
 
 def speed(rounds=2, steps=100):
     task = TaskConfig(d=5, n_points=41)
@@ -22,6 +27,26 @@ def speed(rounds=2, steps=100):
         print({att: round(train(RunConfig(task=task, model=ModelConfig(attention=att, d_model=64, n_heads=4, num_layers=2, attn_options=o),
                                           train=TrainConfig(steps=steps, batch_size=64), eval=EvalConfig(n_tasks=100)),
                                 progress=False).steps_per_s, 1) for att, o in OPTIONS.items()}, flush=True)
+
+def quick(n_points=(11, 41), rounds=6, steps=10):
+    from icl_study.model import ICLTransformer
+    from icl_study.train import make_optimizer
+    from icl_study.efficiency import _train_step
+    for n in n_points:
+        torch.manual_seed(0)
+        models = {f: ICLTransformer(ModelConfig(attention=f, d_model=32, n_heads=2, num_layers=2, max_len=64, attn_options=o), 6, 1)
+                  for f, o in OPTIONS.items()}
+        opts = {f: make_optimizer(m, TrainConfig()) for f, m in models.items()}
+        g = torch.Generator().manual_seed(0)
+        tokens, target = torch.randn(64, n + 1, 6, generator=g), torch.randn(64, 1, generator=g)
+        ms = {f: [] for f in models}
+        for r in range(rounds + 1):
+            for f, m in models.items():
+                t0 = time.process_time()
+                for _ in range(steps): _train_step(m, opts[f], tokens, target)
+                if r: ms[f].append(1e3 * (time.process_time() - t0) / steps)
+        base = statistics.median(ms['softmax'])
+        print(f"n_points={n}:", {f: f"{statistics.median(v):.1f} ms ({statistics.median(v) / base:.2f}x)" for f, v in ms.items()}, flush=True)
 
 def learning(steps=1500):
     task, ev = TaskConfig(d=5, n_points=41), EvalConfig(n_tasks=1000, bootstrap=200)
@@ -40,4 +65,5 @@ if __name__ == '__main__':
     torch.set_num_threads(1)
     what = sys.argv[1:] or ['speed', 'learning']
     if 'speed' in what: speed()
+    if 'quick' in what: quick()
     if 'learning' in what: learning()

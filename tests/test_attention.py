@@ -3,6 +3,8 @@ import math
 import pytest
 import torch
 from icl_study.attention.core import ATTENTIONS, attention_names, attention_defaults, check_attention, make_attention
+from icl_study.attention.deltanet import chunk_scan, delta_step
+from icl_study.attention.hybrid import pattern_families
 from icl_study.config import ConfigError, ModelConfig, TaskConfig
 from icl_study.tasks import sample_tasks, generator, Tasks
 
@@ -18,14 +20,25 @@ VARIANTS = {
                {'feature_map': 'relu2'}],
     'lowrank': [{}, {'rank': 3}, {'block': True, 'block_size': 4}, {'block': True, 'block_size': 4, 'rank_frac': 0.25}],
     'gated': [{}, {'chunk': 3}],
+    'deltanet': [{}, {'chunk': 1}, {'chunk': 3}, {'chunk': 4, 'qk_norm': False}],
+    'gated_deltanet': [{}, {'chunk': 3}, {'chunk': 5}],
+    'mamba2': [{}, {'chunk': 3}, {'chunk': 4, 'gate': False}],
+    'hybrid': [{}, {'pattern': 'deltanet,softmax,mamba2', 'layer_options': {'deltanet': {'chunk': 3}}}, {'pattern': 'linear,softmax'}],
 }
+RECURRENT = ('deltanet', 'gated_deltanet', 'mamba2')  # chunked forms whose reference is the token-by-token recurrence
+
+
+def causal_only(name, opts):
+    "Does the family run causally only? (A hybrid does when any family of its pattern does.)"
+    if not ATTENTIONS[name].composite: return ATTENTIONS[name].causal_only
+    return any(ATTENTIONS[f].causal_only for f in pattern_families({**attention_defaults(name), **opts}['pattern']))
 
 
 def cases():
     for name in attention_names():
         for opts in VARIANTS.get(name, [{}]):
             for causal in (True, False):
-                if causal or not ATTENTIONS[name].causal_only:
+                if causal or not causal_only(name, opts):
                     yield pytest.param(name, causal, opts, id=f"{name}-{'causal' if causal else 'full'}-{opts}")
 
 def build(name, causal, opts, seed=0):
@@ -37,9 +50,11 @@ def tokens(T, seed=1):
 
 def test_registry():
     assert {'softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated'} <= set(attention_names())
+    assert {'deltanet', 'gated_deltanet', 'mamba2', 'hybrid'} <= set(attention_names())
     for name in attention_names():
         a = make_attention(name, D, H, max_len=MAX_LEN)
-        assert {'q.weight', 'k.weight', 'v.weight', 'o.weight'} <= dict(a.named_parameters()).keys()
+        for layer in (a.layers if a.composite else [a]):  # a composite's layers are ordinary families
+            assert {'q.weight', 'k.weight', 'v.weight', 'o.weight'} <= dict(layer.named_parameters()).keys()
         assert a.options == attention_defaults(name)
 
 @pytest.mark.parametrize('name,causal,opts', list(cases()))
@@ -194,3 +209,100 @@ def test_check_messages():
     assert msg('linear', 8, 2, True, {'chunk': 2.5}) == "model.attn_options.chunk: must be of type int, got 2.5"
     with pytest.raises(ConfigError, match="kv_heads: must divide"): ModelConfig(attention='gqa', n_heads=4, attn_options={'kv_heads': 3})
     ModelConfig(attention='lowrank', attn_options={'rank_frac': 1})                  # an int is a fine float
+    assert msg('deltanet', 8, 2, True, {'chunk': 0}) == "model.attn_options.chunk: must be a positive int, got 0"
+    assert msg('deltanet', 8, 2, True, {'qk_norm': 1}) == "model.attn_options.qk_norm: must be of type bool, got 1"
+    assert msg('mamba2', 8, 2, False, {}).startswith("model.causal: must be True for 'mamba2'")
+    assert msg('gated_deltanet', 8, 2, True, {'gate_temp': 2.}).startswith("model.attn_options: unknown option 'gate_temp' for 'gated_deltanet'")
+    assert msg('hybrid', 8, 2, True, {'pattern': 'softmax,,linear'}).startswith("model.attn_options.pattern: must be comma-separated families")
+    assert msg('hybrid', 8, 2, True, {'layer_options': {'gated_deltanet': {'chunk': -2}}}) == "model.attn_options.layer_options.gated_deltanet.chunk: must be a positive int, got -2"
+    with pytest.raises(ConfigError, match="layer_options.softmax: unknown option 'chunk'"):
+        ModelConfig(attention='hybrid', attn_options={'layer_options': {'softmax': {'chunk': 3}}})
+
+
+# ---- the families beyond the study documents: chunked forms against their recurrences ----
+
+def grads(y, a, x, g):
+    "Gradients of <y, g> with respect to the input and every parameter."
+    return torch.autograd.grad(y, [x, *a.parameters()], g)
+
+@pytest.mark.parametrize('name', RECURRENT)
+@pytest.mark.parametrize('chunk', [1, 3, 16, 64])
+def test_recurrent_gradients_are_the_recurrence(name, chunk):
+    "Efficient form == token-by-token recurrence in float64, forward and gradients (input and every parameter), blocks too."
+    a = build(name, True, {'chunk': chunk})
+    for T in (1, 7, 16, 40):
+        x = tokens(T).requires_grad_()
+        y, yn = a(x), a.naive(x)
+        torch.testing.assert_close(y, yn, rtol=1e-9, atol=1e-10)
+        g = torch.randn_like(y)
+        ref = grads(yn, a, x, g)
+        yb = a(x, block=6)                                                            # blocks carrying the state
+        torch.testing.assert_close(yb, yn, rtol=1e-9, atol=1e-10)
+        for out in (y, yb):
+            for d, dn in zip(grads(out, a, x, g), ref): torch.testing.assert_close(d, dn, rtol=1e-9, atol=1e-10)
+
+def set_gates(a, beta_bias=None, a_log=None, dt_bias=None, spread=0.):
+    "Drive a layer's gates per head: constant biases, and (spread > 0) input weights scaled up so the gates vary by token."
+    with torch.no_grad():
+        if beta_bias is not None and hasattr(a, 'beta'):
+            a.beta.weight.mul_(spread); a.beta.bias.copy_(torch.tensor(beta_bias))
+        if a_log is not None and hasattr(a, 'decay'):
+            a.decay.proj.weight.mul_(spread); a.decay.A_log.copy_(torch.tensor(a_log)); a.decay.dt_bias.copy_(torch.tensor(dt_bias))
+    return a
+
+EXTREMES = {  # per head (H = 2): beta near 1 / near 0, decay near 0 (~e^-3e4 a token) / near 1 (~e^-1e-11 a token)
+    'beta 1 | 0, decay 0 | 1': dict(beta_bias=[30., -30.], a_log=[8., -25.], dt_bias=[10., 0.]),
+    'beta 0 | 1, decay 1 | 0': dict(beta_bias=[-30., 30.], a_log=[-25., 8.], dt_bias=[0., 10.]),
+    'by token, wide': dict(beta_bias=[0., 0.], a_log=[3., 0.], dt_bias=[0., 0.], spread=40.),
+}
+
+@pytest.mark.parametrize('name', RECURRENT)
+@pytest.mark.parametrize('case', EXTREMES)
+def test_recurrent_extreme_gates(name, case):
+    "At extreme gates and a long prompt: float64 equals the recurrence (value and gradients); float32 finite and close to it."
+    a = set_gates(build(name, True, {'chunk': 16}), **EXTREMES[case])
+    x = tokens(300, seed=3).requires_grad_()
+    y, yn = a(x, block=64), a.naive(x)
+    torch.testing.assert_close(y, yn, rtol=1e-8, atol=1e-9)
+    g = torch.randn_like(y)
+    for d, dn in zip(grads(y, a, x, g), grads(yn, a, x, g)): torch.testing.assert_close(d, dn, rtol=1e-7, atol=1e-8)
+    a32, x32 = a.float(), x.detach().float().requires_grad_()
+    y32 = a32(x32)
+    d32 = grads(y32, a32, x32, g.float())
+    assert y32.isfinite().all() and all(d.isfinite().all() for d in d32)
+    torch.testing.assert_close(y32.double(), yn.detach(), rtol=1e-3, atol=1e-3)
+
+def test_extreme_gates_reach_both_ends():
+    "The cases above do drive the gates to their ends: beta within 1e-12 of 0 and 1, decays below e^-1000 and above e^-1e-9."
+    a = set_gates(build('gated_deltanet', True, {}), **EXTREMES['beta 1 | 0, decay 0 | 1'])
+    q, k, v, beta, g = a.project(tokens(20))
+    assert (1 - beta[:, 0]).max() < 1e-12 and beta[:, 1].max() < 1e-12
+    assert g[:, 0].max() < -1000 and g[:, 1].min() > -1e-9
+
+def test_delta_rule_is_one_gradient_step():
+    "One step of the delta rule is one gradient step of size beta on 1/2 ||S^T k - v||^2 (autograd on random S, k, v), in the recurrence and in the chunked form's carried state."
+    g = torch.Generator().manual_seed(0)
+    S, k, v = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((2, 3, 5, 4), (2, 3, 5), (2, 3, 4)))
+    beta = torch.rand(2, 3, generator=g, dtype=torch.float64)
+    S_ = S.clone().requires_grad_()
+    loss = 0.5 * ((S_.transpose(-1, -2) @ k[..., None])[..., 0] - v).square().sum()
+    (dS,) = torch.autograd.grad(loss, S_)
+    step = S - beta[..., None, None] * dS
+    torch.testing.assert_close(delta_step(S, k, v, beta), step, rtol=0, atol=1e-12)
+    q = torch.randn(2, 3, 1, 5, generator=g, dtype=torch.float64)
+    _, S1 = chunk_scan(q, k[:, :, None], v[:, :, None], beta[..., None], S=S, carry=True)  # one token from state S
+    torch.testing.assert_close(S1, step, rtol=0, atol=1e-12)
+
+@pytest.mark.parametrize('layers', [1, 2, 5])
+def test_hybrid_model_cycles_its_pattern(layers):
+    "A hybrid model's blocks cycle through the pattern, each an ordinary family; the model runs and trains."
+    from icl_study.model import ICLTransformer
+    cfg = ModelConfig(attention='hybrid', d_model=D, n_heads=H, num_layers=layers, max_len=MAX_LEN,
+                      attn_options={'pattern': 'mamba2,softmax', 'layer_options': {'mamba2': {'chunk': 4}}})
+    m = ICLTransformer(cfg, 4, 1)
+    assert [b.attn.family for b in m.blocks] == ['mamba2', 'softmax', 'mamba2', 'softmax', 'mamba2'][:layers]
+    assert m.blocks[0].attn.chunk == 4
+    out = m(torch.randn(3, 9, 4))
+    assert out.shape == (3, 1)
+    out.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())

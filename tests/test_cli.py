@@ -34,7 +34,7 @@ def test_baselines_closed_forms():
     (['baselines', '--n-points', '10,x'], 'expected comma-separated integers'),
     (['baselines', '--n-points', '0'], '--n-points: must be positive'),
     (['baselines', '--x-dist', 'laplace'], 'task.x_dist: must be one of isotropic, anisotropic, uniform'),
-    (['train', '--variant', 'foo', '--out', 'x'], 'allowed: gated, gqa, linear, lowrank, softmax, sparse'),
+    (['train', '--variant', 'foo', '--out', 'x'], 'allowed: deltanet, gated, gated_deltanet, gqa, hybrid, linear, lowrank, mamba2, softmax, sparse'),
     (['train', '--variant', 'gqa', '--kv-heads', '3', '--out', 'x'], 'kv_heads: must divide n_heads=4'),
     (['train', '--variant', 'sparse', '--windw', '3', '--out', 'x'], "unknown option for 'sparse'"),
     (['train', '--variant', 'softmax', '--steps', '-1', '--out', 'x'], 'train.steps: must be ≥ 0'),

@@ -49,6 +49,7 @@ class Attention(nn.Module):
     defaults: dict = {}      # the family's options and their defaults (set by `register_attention`)
     choices: dict = {}       # allowed values of string options
     causal_only: bool = False
+    composite: bool = False  # a stack of other families (`hybrid`): no projections of its own
     def __init__(self, d_model: int,  # residual width D
                  n_heads: int,  # heads H; each has Dh = D // H dimensions
                  causal: bool = True,  # token t sees tokens s <= t only
@@ -60,6 +61,7 @@ class Attention(nn.Module):
         self.head_dim = d_model // n_heads
         self.options = {**self.defaults, **options}
         for k, v in self.options.items(): setattr(self, k, v)
+        if self.composite: return
         kv_dim = self.n_kv_heads * self.head_dim
         self.q = nn.Linear(d_model, d_model, bias=False)
         self.k = nn.Linear(d_model, kv_dim, bias=False)
@@ -109,6 +111,19 @@ class Attention(nn.Module):
     def naive(self, x: torch.Tensor) -> torch.Tensor:
         "The plain quadratic reference (materialises T x T): (B, T, D) -> (B, T, D)."
         return self.out(self.mix_naive(*self.project(x)))
+    def kv_bytes(self, tokens: int, itemsize: int = 4) -> int:
+        "Bytes of the keys and values of `tokens` tokens."
+        return tokens * 2 * self.n_kv_heads * self.head_dim * itemsize
+    def state_bytes(self, n: int,  # tokens decoded so far
+                    itemsize: int = 4,  # bytes per number (float32)
+                   ) -> int:
+        "Bytes a decoder keeps for this layer after n tokens; by default a KV cache of all n (families override)."
+        return self.kv_bytes(n, itemsize)
+    @classmethod
+    def for_layer(cls, layer: int,  # the model's layer index, from 0
+                  d_model: int, n_heads: int, causal: bool = True, max_len: int|None = None, **options):
+        "The attention of a model's layer `layer`: this family (a composite family builds that layer's own family)."
+        return cls(d_model, n_heads, causal, max_len, **options)
     def extra_repr(self) -> str:
         return f"{self.family}, d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, {self.options}"
 
@@ -149,6 +164,8 @@ def check_attention(name: str, d_model: int, n_heads: int, causal: bool, options
 
 def make_attention(name: str,  # registered family
                    d_model: int, n_heads: int, causal: bool = True, max_len: int|None = None,
+                   layer: int|None = None,  # a model's layer index: a composite family builds that layer's family
                    **options) -> nn.Module:  # the family's options; missing ones take their defaults
-    "Validate the settings and build attention family `name`."
-    return _family(name)(d_model, n_heads, causal, max_len, **options)
+    "Validate the settings and build attention family `name` (for a model's layer `layer`, if given)."
+    cls = _family(name)
+    return cls(d_model, n_heads, causal, max_len, **options) if layer is None else cls.for_layer(layer, d_model, n_heads, causal, max_len, **options)

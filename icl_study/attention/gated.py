@@ -12,7 +12,7 @@ from .core import Attention, register_attention, _fail
 from .linear import decayed_scores
 
 # %% auto #0
-__all__ = ['MAX_SPAN', 'BLOCK', 'gated_block', 'GatedAttention']
+__all__ = ['MAX_SPAN', 'BLOCK', 'gated_block', 'BlockedScan', 'GatedAttention']
 
 # %% ../../nbs/02f_gated.ipynb #b1f5fe12
 MAX_SPAN = 80.  # largest in-chunk log-decay span factorised around the mid-point; factors stay within e^(+-MAX_SPAN/2)
@@ -53,13 +53,36 @@ def gated_block(q: torch.Tensor,  # (B, H, T, Dk) queries
 # %% ../../nbs/02f_gated.ipynb #74de83ad
 BLOCK = 2 ** 17  # elements of (B, T, D) per block of `forward`: 2048 tokens at B=1, D=64
 
-@register_attention('gated', chunk=16, gate_temp=16.0)
-class GatedAttention(Attention):
-    "GLA-style gated linear attention: a linear-attention state with a data-dependent decay per key dimension."
+class BlockedScan(Attention):
+    "Base of the families with a carried state: `forward` runs the chunked `scan` block by block, passing only the state."
     causal_only = True
     @classmethod
     def check(cls, d_model, n_heads, causal, opts, max_len):
         if opts['chunk'] <= 0: _fail('model.attn_options.chunk', "be a positive int", opts['chunk'])
+    def scan(self, *proj, S=None, carry=False) -> tuple: raise NotImplementedError  # (B, H, T, Dv) and the state (or None)
+    def mix(self, *proj): return self.scan(*proj)[0]                           # (B, H, T, Dv)
+    def forward(self, x: torch.Tensor,  # (B, T, D) tokens
+                block: int|None = None,  # tokens per block (default: about `BLOCK` elements, whole chunks)
+               ) -> torch.Tensor:
+        "The chunked form, block by block with the state carried between blocks: (B, T, D) -> (B, T, D)."
+        B, T, D = x.shape
+        block = block or max(1, BLOCK // (B * D * self.chunk)) * self.chunk
+        if block >= T: return self.out(self.mix(*self.project(x)))           # (B, T, D) in one call
+        ys, S = [], None
+        for s in range(0, T, block):
+            y, S = self.scan(*self.project(x[:, s:s + block]), S=S, carry=s + block < T)
+            ys.append(self.out(y))                                            # (B, block, D)
+        return torch.cat(ys, 1)                                               # (B, T, D)
+    def state_bytes(self, n: int, itemsize: int = 4) -> int:
+        "Decoding state: one Dk x Dv matrix per head, whatever n."
+        return self.n_heads * self.head_dim ** 2 * itemsize
+
+@register_attention('gated', chunk=16, gate_temp=16.0)
+class GatedAttention(BlockedScan):
+    "GLA-style gated linear attention: a linear-attention state with a data-dependent decay per key dimension."
+    @classmethod
+    def check(cls, d_model, n_heads, causal, opts, max_len):
+        super().check(d_model, n_heads, causal, opts, max_len)
         if opts['gate_temp'] <= 0: _fail('model.attn_options.gate_temp', "be positive", opts['gate_temp'])
     def __init__(self, d_model, n_heads, causal=True, max_len=None, **options):
         super().__init__(d_model, n_heads, causal, max_len, **options)
@@ -68,19 +91,8 @@ class GatedAttention(Attention):
         q, k, v = super().project(x)                                          # (B, H, T, Dh)
         log_decay = self.heads(F.logsigmoid(self.g(x)) / self.gate_temp)       # (B, H, T, Dh), log alpha_t <= 0
         return q / math.sqrt(self.head_dim), k, v, log_decay
-    def mix(self, q, k, v, g):
-        return gated_block(q, k, v, g, self.chunk)[0]                         # (B, H, T, Dh)
-    def forward(self, x: torch.Tensor,  # (B, T, D) tokens
-                block: int|None = None,  # tokens per block (default: about `BLOCK` elements, whole chunks)
-               ) -> torch.Tensor:
-        "The chunked form, block by block with the state carried between blocks: (B, T, D) -> (B, T, D)."
-        B, T, D = x.shape
-        block = block or max(1, BLOCK // (B * D * self.chunk)) * self.chunk
-        ys, S = [], None
-        for s in range(0, T, block):
-            y, S = gated_block(*self.project(x[:, s:s + block]), self.chunk, S, carry=s + block < T)
-            ys.append(self.out(y))                                            # (B, block, D)
-        return torch.cat(ys, 1) if len(ys) > 1 else ys[0]                     # (B, T, D)
+    def scan(self, q, k, v, g, S=None, carry=False):
+        return gated_block(q, k, v, g, self.chunk, S, carry)                  # (B, H, T, Dh), (B, H, Dk, Dv)
     def mix_naive(self, q, k, v, g):
         return decayed_scores(q, k, g.cumsum(-2)) @ v                          # (B, H, T, T) @ (B, H, T, Dh)
     def mix_recurrent(self, q, k, v, g):

@@ -51,6 +51,9 @@ class LinearAttention(Attention):
         if opts['chunk'] <= 0: _fail('model.attn_options.chunk', "be a positive int", opts['chunk'])
         if opts['normalize'] and opts['feature_map'] == 'identity':
             _fail('model.attn_options.normalize', "be False with feature_map='identity' (its denominator can vanish)", True)
+    def state_bytes(self, n: int, itemsize: int = 4) -> int:
+        "Decoding state: the Dk x Dv sum per head (and the normaliser's Dk column), whatever n."
+        return self.n_heads * self.head_dim * (self.head_dim + int(self.normalize)) * itemsize
     def _values(self, v):
         "Values with a column of ones appended when normalising: the last output column is then the denominator."
         return torch.cat([v, torch.ones_like(v[..., :1])], -1) if self.normalize else v

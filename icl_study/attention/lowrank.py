@@ -43,6 +43,11 @@ class LowRankAttention(Attention):
         r = n_slots(n, self.rank_frac, self.rank)
         self.proj_k = nn.Parameter(torch.randn(r, n) / math.sqrt(n))         # E: (r, n)
         self.proj_v = nn.Parameter(torch.randn(r, n) / math.sqrt(n))         # F: (r, n)
+    def state_bytes(self, n: int, itemsize: int = 4) -> int:
+        "Decoding state: a full KV cache (slot ends move with n); block-wise, the current block's tokens and r slots per finished block."
+        if not self.block: return self.kv_bytes(n, itemsize)
+        done = (n - 1) // self.block_size                                     # finished blocks before the current one
+        return self.kv_bytes(n - done * self.block_size + done * self.proj_k.shape[0], itemsize)
 
     def _compress(self, t: int):
         "E, F (r, t) for a prompt of t tokens (future tokens masked out when causal) and the (t, r) mask of visible slots."

@@ -32,6 +32,9 @@ class SparseAttention(SoftmaxAttention):
             _fail('model.attn_options.stride', "be a positive int or None (= window)", s)
     @property
     def step(self) -> int: return self.stride or self.window
+    def state_bytes(self, n: int, itemsize: int = 4) -> int:
+        "Decoding state: the last min(n, window) tokens' keys and values (every token's for the strided pattern)."
+        return self.kv_bytes(n if self.pattern == 'strided' else min(n, self.window), itemsize)
 
     def _local(self, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         "May query position t see key position s through the band (sliding, strided) or its block (block)?"
