@@ -8,7 +8,7 @@ import json, math, os, socket, sys, time, traceback, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from tqdm.auto import tqdm
+from .progress import progress_bar
 from .config import RunConfig, ConfigError, override, to_dict, config_hash, atomic_write
 
 # %% auto #0
@@ -257,7 +257,7 @@ def run_local(cells: list[Cell], runner, save,
         per = threads or max(1, available_cpus() // workers)
         with ProcessPoolExecutor(min(workers, len(cells)), mp_context=mp.get_context('spawn')) as pool:
             futs = {pool.submit(compute_cell, c, runner, per): c for c in cells}
-            for f in tqdm(as_completed(futs), total=len(futs), desc='cells', disable=not progress):
+            for f in progress_bar(as_completed(futs), total=len(futs), desc='cells', enabled=progress, unit='cell'):
                 try: rec = f.result()
                 except Exception as e: rec = failed_record(futs[f], e)  # the worker process died
                 save(rec)
@@ -266,7 +266,7 @@ def run_local(cells: list[Cell], runner, save,
     before = torch.get_num_threads()
     torch.set_num_threads(threads or available_cpus())
     try:
-        for c in tqdm(cells, desc='cells', disable=not progress): save(compute_cell(c, runner))
+        for c in progress_bar(cells, desc='cells', enabled=progress, unit='cell'): save(compute_cell(c, runner))
     finally: torch.set_num_threads(before)
 
 # %% ../nbs/08_sweeps.ipynb #9b9cb65c
@@ -294,7 +294,7 @@ def run_ray(cells: list[Cell], runner, save, address: str|None = None,  # 'host:
     try:
         task = ray.remote(compute_cell).options(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell)
         pending = {task.remote(c, runner, cpus_per_cell): c for c in cells}
-        with tqdm(total=len(pending), desc='cells', disable=not progress) as bar:
+        with progress_bar(total=len(pending), desc='cells', enabled=progress, unit='cell') as bar:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
