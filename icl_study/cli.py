@@ -176,7 +176,7 @@ def _typed(v: str, default):
 
 def train_config(a, extra: list[str], elsewhere: dict|None = None):
     "The `RunConfig` of `icl-study train` arguments (validated, device and memory checked)."
-    from icl_study.config import RunConfig, ModelConfig, override, check_memory, check_device, _parse
+    from icl_study.config import RunConfig, ModelConfig, override, check_memory, check_device, available_memory, _parse
     over = _overrides(a, TRAIN_FLAGS)
     opts = _family_options(a.variant, extra, elsewhere)
     if opts and 'model.attn_options' in over: raise ConfigError("--set model.attn_options: family options are also given as flags; give them once")
@@ -185,7 +185,8 @@ def train_config(a, extra: list[str], elsewhere: dict|None = None):
     if 'model.max_len' not in over and isinstance(n, int): over['model.max_len'] = max(ModelConfig.max_len, n + 1)
     cfg = override(RunConfig(), over)
     check_device(cfg.train.device)
-    check_memory(_train_bytes(cfg), _sizes(cfg, TRAIN_SIZES), 'training')
+    dev = cfg.train.device                                  # training lives on the device (its memory is what counts)
+    check_memory(_train_bytes(cfg), _sizes(cfg, TRAIN_SIZES), f'training on {dev}', available_memory(dev))
     return cfg
 
 def cmd_train(a, extra, elsewhere=None):
@@ -224,6 +225,8 @@ def _shifts(items: list[str], cfg) -> dict:
         if bad := [k for k in kw if k not in SHIFT_FIELDS]:
             raise ConfigError(f"--shift {bad[0]}: not a shift of the input or label distribution; allowed: {', '.join(SHIFT_FIELDS)}")
         shifted = override(cfg, {f'task.{k}': v for k, v in kw.items()}).task     # typed and validated
+        if 'rho' in kw and shifted.x_dist != 'anisotropic':                        # it would change nothing
+            raise ConfigError(f"--shift {it}: rho is only used with x_dist=anisotropic (e.g. --shift x_dist=anisotropic,rho={kw['rho']})")
         out[it] = {k: getattr(shifted, k) for k in kw}
     return out
 

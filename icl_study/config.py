@@ -284,8 +284,12 @@ def _read_int(path, key=None) -> int|None:
     m = next((l.split() for l in text.splitlines() if l.startswith(key + ':')), None)
     return int(m[1]) * 1024 if m else None
 
-def available_memory() -> int:
-    "Bytes of memory this process can still allocate (MemAvailable, capped by cgroup and address-space limits)."
+def available_memory(device: str = 'cpu',  # where the tensors will live: 'cpu', or a GPU ('cuda', 'cuda:1')
+                    ) -> int:
+    "Bytes this process can still allocate: host memory (MemAvailable, capped by cgroup and address-space limits) or a GPU's free memory."
+    if _device_type(device) == 'cuda':
+        import torch
+        return torch.cuda.mem_get_info(torch.device(device))[0]
     avail = _read_int('/proc/meminfo', 'MemAvailable')
     if avail is None: avail = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     limit, used = _read_int('/sys/fs/cgroup/memory.max'), _read_int('/sys/fs/cgroup/memory.current')  # cgroup v2

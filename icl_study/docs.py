@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_docs.ipynb #6758fb12
 from __future__ import annotations
-import contextlib, html, importlib, inspect, json, os, re, tempfile
+import contextlib, html, importlib, inspect, json, os, re, subprocess, tempfile
 from pathlib import Path
 import nbformat
 from .config import atomic_write
@@ -113,7 +113,7 @@ def _execute(path: Path, timeout: int):
             c.metadata.setdefault('tags', []).append('skip-execution')
     client = NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}},
                             extra_arguments=['--IPKernelApp.log_level=40'])   # no warning about the kernel's local TCP ports
-    try: client.execute()
+    try: client.execute(stderr=subprocess.DEVNULL)   # the kernel's own chatter (profilers, C++ logs); cell output is kept
     except CellExecutionError as e:
         raise DocsError(f"{path.name}: a cell failed: {str(e).strip().splitlines()[-1]}") from e
     return dict2nb(json.loads(nbformat.writes(nb)))
@@ -218,7 +218,7 @@ def _link_symbols(body: str, symbols: dict, here: str) -> str:
         page, anchor = symbols[name]
         return f'<a class="sym" href="{"" if page == here and anchor else page}{"#" + anchor if anchor else ""}">{m.group(0)}</a>'
     parts = re.split(r'(<a\b.*?</a>|<pre\b.*?</pre>|<h[1-6]\b.*?</h[1-6]>)', body, flags=re.S)
-    return ''.join(p if i % 2 else re.sub(r'<code>([A-Za-z_][\w.]*)(?:\(\))?</code>', f, p) for i, p in enumerate(parts))
+    return ''.join(p if i % 2 else re.sub(r'<code>(\w[\w.]*)(?:\(\))?</code>', f, p) for i, p in enumerate(parts))
 
 def _sections(body: str, title: str, href: str) -> list[dict]:
     "Search entries of a page: one per h2/h3 section (the text before the first heading belongs to the page)."

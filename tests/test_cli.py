@@ -136,7 +136,7 @@ BAD = [
       (('bogus', "--shift: unknown 'bogus'"), ('x_scale=-1', 'task.x_scale: must be positive'), ('noise=nan', 'task.noise: must be finite'),
        ('x_scale=inf', 'must be finite'), ('w_scale=1e300', 'must be at most'), ('d=3', '--shift d: not a shift'),
        ('n_points=99', '--shift n_points: not a shift'), ('bogus=1', '--shift bogus: not a shift'), ('x_dist=laplace', 'task.x_dist: must be one of'),
-       ('rho=2', 'task.rho: must be in (-1, 1)'))],
+       ('rho=0.9', 'rho is only used with x_dist=anisotropic'), ('x_dist=anisotropic,rho=2', 'task.rho: must be in (-1, 1)'))],
     *[(['evaluate', '{ckpt}', '--n-points', v], m) for v, m in
       (('0', 'positive integers'), ('-1', 'positive integers'), ('x', 'positive integers'), (HUGE, '--n-points: must fit in memory'))],
     (['evaluate', '{ckpt}', '--bogus'], 'unrecognized arguments'),
