@@ -247,7 +247,8 @@ def page_html(title: str, description: str, body: str, pages: list[tuple[str, st
     side = ''.join(f'<li><a href="{h}"{" class=active" if h == here else ""}>{html.escape(t)}</a></li>' for h, t in pages)
     prev = f'<a class="prev" href="{pages[i - 1][0]}">← {html.escape(pages[i - 1][1])}</a>' if i > 0 else '<span></span>'
     nxt = f'<a class="next" href="{pages[i + 1][0]}">{html.escape(pages[i + 1][1])} →</a>' if i + 1 < len(pages) else '<span></span>'
-    desc = f'<p class="description">{html.escape(description)}</p>' if description else ''
+    desc = markdown2html_mistune(description).strip().removeprefix('<p>').removesuffix('</p>')   # inline code and maths
+    desc = f'<p class="description">{desc}</p>' if description else ''
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)} – icl-study</title><link rel="stylesheet" href="site.css">{_MATHJAX}</head>
