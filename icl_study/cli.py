@@ -4,24 +4,28 @@
 
 # %% ../nbs/11_cli.ipynb #15be7201
 from __future__ import annotations
-import argparse, json, sys
+import argparse, json, math, os, sys
 from pathlib import Path
-from .config import ConfigError
+from .config import ConfigError, _fail
 
 # %% auto #0
-__all__ = ['cmd_baselines', 'train_config', 'cmd_train', 'cmd_evaluate', 'cmd_efficiency', 'cmd_sweep', 'cmd_report',
-           'cmd_readme', 'cmd_docs', 'parser', 'main']
+__all__ = ['TASK_FLAGS', 'TRAIN_FLAGS', 'BASELINE_FLAGS', 'TRAIN_SIZES', 'SHIFT_FIELDS', 'baselines_config', 'cmd_baselines',
+           'train_config', 'cmd_train', 'cmd_evaluate', 'cmd_efficiency', 'cmd_sweep', 'cmd_report', 'cmd_readme',
+           'cmd_docs', 'parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #63f6997e
 class _Parser(argparse.ArgumentParser):
-    "argparse with one-line errors."
+    "argparse with one-line errors and no abbreviated options."
+    def __init__(self, *args, **kw): super().__init__(*args, allow_abbrev=False, **kw)
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 def _ints(s: str) -> list[int]:
-    "Comma-separated integers: '10,20,40'."
-    try: return [int(x) for x in s.split(',') if x.strip()]
-    except ValueError: raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}")
+    "Comma-separated positive integers: '10,20,40'."
+    try: out = [int(x) for x in s.split(',') if x.strip()]
+    except ValueError: out = []
+    if not out or min(out) < 1: raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {s!r}")
+    return out
 
 def _strs(s: str) -> list[str]: return [x.strip() for x in s.split(',') if x.strip()]
 
@@ -34,37 +38,130 @@ def _kv(items: list[str], what: str) -> dict:
     return out
 
 # %% ../nbs/11_cli.ipynb #0560e467
+TASK_FLAGS = {'d': 'task.d', 'out_dim': 'task.out_dim', 'x_dist': 'task.x_dist', 'x_scale': 'task.x_scale',
+              'spectrum': 'task.spectrum', 'rho': 'task.rho', 'w_scale': 'task.w_scale', 'noise': 'task.noise'}
+TRAIN_FLAGS = {**TASK_FLAGS, 'variant': 'model.attention', 'n_points': 'task.n_points', 'layers': 'model.num_layers',
+               'd_model': 'model.d_model', 'heads': 'model.n_heads', 'max_len': 'model.max_len', 'steps': 'train.steps',
+               'batch_size': 'train.batch_size', 'lr': 'train.lr', 'device': 'train.device', 'eval_tasks': 'eval.n_tasks',
+               'seed': 'seed'}
+BASELINE_FLAGS = {**TASK_FLAGS, 'tasks': 'eval.n_tasks', 'bootstrap': 'eval.bootstrap', 'seed': 'eval.seed'}
+
+def _flag(dest: str) -> str: return '--' + dest.replace('_', '-')
+
 def _task_args(p):
-    p.add_argument('--d', type=int, default=5, help='input dimension')
-    p.add_argument('--out-dim', type=int, default=1, help='outputs per point')
-    p.add_argument('--x-dist', default='isotropic', help='isotropic | anisotropic | uniform')
-    p.add_argument('--noise', type=float, default=0., help='label-noise std')
-    p.add_argument('--seed', type=int, default=0, help='seed (baselines: of the evaluation set; train: of the run)')
+    "The task's flags (shared by `baselines` and `train`)."
+    p.add_argument('--d', type=int, help='input dimension (task.d)')
+    p.add_argument('--out-dim', type=int, help='outputs per point (task.out_dim)')
+    p.add_argument('--x-dist', help='isotropic | anisotropic | uniform (task.x_dist)')
+    p.add_argument('--x-scale', type=float, help='multiplies every x (task.x_scale)')
+    p.add_argument('--spectrum', help='anisotropic: eigenvalues of Cov(x), d comma-separated numbers (task.spectrum)')
+    p.add_argument('--rho', type=float, help='anisotropic: Cov(x)_ij = rho^|i-j| (task.rho)')
+    p.add_argument('--w-scale', type=float, help='std of the entries of W* (task.w_scale)')
+    p.add_argument('--noise', type=float, help='label-noise std (task.noise)')
+    p.add_argument('--set', nargs='+', action='extend', default=[], metavar='KEY=VALUE',
+                   help='any other config field, e.g. model.mlp_ratio=0 (repeatable)')
+
+def _overrides(a, flags: dict, allowed: tuple = ('task.', 'model.', 'train.', 'eval.', 'seed')) -> dict:
+    "{config key: value} of the flags given and the `--set` pairs; a key given twice, or outside `allowed`, fails."
+    out = {key: getattr(a, dest) for dest, key in flags.items() if getattr(a, dest, None) is not None}
+    by = {key: _flag(dest) for dest, key in flags.items() if key in out}
+    for it in a.set:
+        for k, v in _kv([it], '--set').items():
+            if k in out: raise ConfigError(f"--set {k}: already given by {by[k]}; give each field once")
+            if not k.startswith(allowed): raise ConfigError(f"--set {k}: not used by this command; allowed: {', '.join(p + '*' if p.endswith('.') else p for p in allowed)}")
+            out[k], by[k] = v, f"--set {k}"
+    if out.get('task.spectrum') is not None or out.get('task.rho') is not None:  # both are ignored unless inputs are anisotropic
+        for k in ('task.spectrum', 'task.rho'):
+            if k in out and out.get('task.x_dist', 'isotropic') != 'anisotropic':
+                raise ConfigError(f"{by[k]}: only used with task.x_dist=anisotropic (give --x-dist anisotropic), got {out[k]!r}")
+    return out
+
+# %% ../nbs/11_cli.ipynb #ee6cc0d9
+def _writable(path, flag: str, folder: bool = False) -> Path:
+    "Fail with one line unless `path` can be written as a file (or created as a folder); nothing is created."
+    p = Path(path)
+    if p.exists() and p.is_dir() != folder:
+        _fail(flag, f"be a {'folder' if folder else 'file'} path, not an existing {'file' if folder else 'folder'}", str(path))
+    target = p if folder else p.parent
+    q = next(x for x in (target, *target.parents) if x.exists() or x == Path('.'))
+    if not q.is_dir(): _fail(flag, f"be under a folder, but {q} is a file", str(path))
+    if not os.access(q, os.W_OK | os.X_OK): _fail(flag, f"be writable, but {q} is not", str(path))
+    return p
+
+# %% ../nbs/11_cli.ipynb #06aba997
+def _eval_bytes(task, n_tasks: int, n: int, fit: bool = True) -> int:
+    "Bytes of an evaluation set of `n_tasks` prompts of `n` points and of what the baselines build from it."
+    d, o = task.d, task.out_dim
+    b = 4 * n_tasks * (2 * (n + 1) * (d + o) + o * d + 2 * d * d + n)     # x, y, tokens; W*; Gram matrices; kNN distances
+    unit = task.x_dist == 'isotropic' and task.x_scale == task.w_scale == 1
+    return b + (0 if unit or not fit else 16 * 20000 * (n + 1) * (d + o))    # the fitted one-step GD step (float64)
+
+def _model_params(cfg) -> int:
+    "Parameters of the run's model, counted on the meta device: one layer, two layers, extrapolated."
+    import torch
+    from dataclasses import replace
+    from icl_study.model import ICLTransformer, token_dims, n_params
+    m = cfg.model
+    if m.match_params: return m.match_params
+    if m.d_model ** 2 > 10**13: return 2 * m.num_layers * m.d_model ** 2                   # q and o alone do not fit
+    try:
+        with torch.device('meta'):
+            p1, p2 = (n_params(ICLTransformer(replace(m, num_layers=k), *token_dims(cfg))) for k in (1, 2))
+    except (RuntimeError, OverflowError): return 10**30                                  # too big even to describe
+    return p1 + (m.num_layers - 1) * (p2 - p1)
+
+def _train_bytes(cfg) -> int:
+    "Bytes a training run needs at least: parameters and optimiser state, activations, evaluation set, bootstrap."
+    m, T, B = cfg.model, cfg.task.n_points + 1, cfg.train.batch_size
+    acts = 4 * B * T * m.num_layers * m.d_model * (6 + 3 * m.mlp_ratio)
+    pred = 4 * min(1024, cfg.eval.n_tasks) * T * m.d_model * (4 + m.mlp_ratio)
+    return (16 * _model_params(cfg) + int(acts) + int(pred) + _eval_bytes(cfg.task, cfg.eval.n_tasks, cfg.task.n_points)
+            + 16 * cfg.eval.bootstrap * cfg.eval.n_tasks)
+
+def _sizes(cfg, keys) -> dict:
+    "{key: (value, default)} of dotted `keys` of a run config."
+    from icl_study.config import RunConfig
+    get = lambda c, k: getattr(getattr(c, k.split('.')[0]), k.split('.')[1])
+    return {k: (get(cfg, k), get(RunConfig(), k)) for k in keys}
+
+TRAIN_SIZES = ('task.d', 'task.out_dim', 'task.n_points', 'model.d_model', 'model.num_layers', 'model.max_len',
+               'train.batch_size', 'eval.n_tasks', 'eval.bootstrap')
+
+# %% ../nbs/11_cli.ipynb #2c2ad4ff
+def baselines_config(a):
+    "The (task, eval) configs of `icl-study baselines` arguments (validated, sizes checked against memory)."
+    from icl_study.config import RunConfig, TaskConfig, ModelConfig, override, check_memory
+    n = max(a.n_points)
+    over = _overrides(a, BASELINE_FLAGS, allowed=('task.', 'eval.'))
+    if 'task.n_points' in over: raise ConfigError("--set task.n_points: use --n-points (a list) with baselines")
+    cfg = override(RunConfig(task=TaskConfig(n_points=n), model=ModelConfig(max_len=n + 1)), over)
+    need = _eval_bytes(cfg.task, cfg.eval.n_tasks, n) + 16 * cfg.eval.bootstrap * cfg.eval.n_tasks
+    check_memory(need, _sizes(cfg, ('eval.n_tasks', 'eval.bootstrap', 'task.d', 'task.out_dim', 'task.n_points')), 'the evaluation set')
+    return cfg.task, cfg.eval
 
 def cmd_baselines(a):
     "CSV of every baseline's error against the number of context points."
-    from icl_study.config import TaskConfig, EvalConfig
     from icl_study.evaluate import baseline_table
-    if not a.n_points or min(a.n_points) < 1: raise ConfigError(f"--n-points: must be positive integers, got {a.n_points}")
-    task = TaskConfig(d=a.d, n_points=max(a.n_points), out_dim=a.out_dim, x_dist=a.x_dist, noise=a.noise)
-    ev = EvalConfig(n_tasks=a.tasks, seed=a.seed, bootstrap=a.bootstrap)
+    task, ev = baselines_config(a)
     baseline_table(task, a.n_points, ev).to_csv(sys.stdout, index=False, float_format='%.6g')
 
-# %% ../nbs/11_cli.ipynb #ee6cc0d9
-def _family_options(variant: str, extra: list[str]) -> dict:
+# %% ../nbs/11_cli.ipynb #805b3049
+def _family_options(variant: str, extra: list[str], elsewhere: dict|None = None) -> dict:
     "Family options from leftover `--name value` arguments, typed by the family's defaults."
     from icl_study.attention.core import attention_defaults, attention_names
     if variant not in attention_names():
         raise ConfigError(f"--variant: unknown {variant!r}; allowed: {', '.join(sorted(attention_names()))}")
     defaults, opts, i = attention_defaults(variant), {}, 0
+    takes = ', '.join('--' + o.replace('_', '-') for o in defaults) or 'no options'
     while i < len(extra):
         k = extra[i]
+        if k.split('=')[0] in (elsewhere or {}):
+            raise ConfigError(f"{k.split('=')[0]}: not an option of icl-study train (it is one of icl-study {', '.join(elsewhere[k.split('=')[0]])})")
         if not k.startswith('--') or i + 1 >= len(extra) or extra[i + 1].startswith('--'):
-            raise ConfigError(f"{k}: unexpected argument (family options are '--name value'; {variant!r} allows "
-                              f"{', '.join('--' + o.replace('_', '-') for o in defaults) or 'none'})")
+            raise ConfigError(f"{k}: unexpected argument (family options are '--name value'; {variant!r} takes {takes})")
         name, v = k[2:].replace('-', '_'), extra[i + 1]
         if name not in defaults:
-            raise ConfigError(f"--{k[2:]}: unknown option for {variant!r}; allowed: {', '.join('--' + o.replace('_', '-') for o in defaults) or 'none'}")
+            raise ConfigError(f"--{k[2:]}: unknown option; the options of family {variant!r} are {takes} (icl-study train --help lists the others)")
         opts[name] = _typed(v, defaults[name]); i += 2
     return opts
 
@@ -77,30 +174,34 @@ def _typed(v: str, default):
         except ValueError: pass
     return v
 
-def train_config(a, extra: list[str]):
-    "The `RunConfig` of `icl-study train` arguments (validated)."
-    from icl_study.config import RunConfig, TaskConfig, ModelConfig, TrainConfig, EvalConfig, override
-    opts = _family_options(a.variant, extra)
-    cfg = RunConfig(task=TaskConfig(d=a.d, n_points=a.n_points, out_dim=a.out_dim, x_dist=a.x_dist, noise=a.noise),
-                    model=ModelConfig(attention=a.variant, d_model=a.d_model, n_heads=a.heads, num_layers=a.layers,
-                                      max_len=max(a.max_len, a.n_points + 1), attn_options=opts),
-                    train=TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr), eval=EvalConfig(n_tasks=a.eval_tasks),
-                    seed=a.seed)
-    return override(cfg, _kv(a.set, '--set'))
+def train_config(a, extra: list[str], elsewhere: dict|None = None):
+    "The `RunConfig` of `icl-study train` arguments (validated, device and memory checked)."
+    from icl_study.config import RunConfig, ModelConfig, override, check_memory, check_device, available_memory, _parse
+    over = _overrides(a, TRAIN_FLAGS)
+    opts = _family_options(a.variant, extra, elsewhere)
+    if opts and 'model.attn_options' in over: raise ConfigError("--set model.attn_options: family options are also given as flags; give them once")
+    if opts: over['model.attn_options'] = opts
+    n = _parse(over.get('task.n_points', RunConfig().task.n_points), 'int')
+    if 'model.max_len' not in over and isinstance(n, int): over['model.max_len'] = max(ModelConfig.max_len, n + 1)
+    cfg = override(RunConfig(), over)
+    check_device(cfg.train.device)
+    dev = cfg.train.device                                  # training lives on the device (its memory is what counts)
+    check_memory(_train_bytes(cfg), _sizes(cfg, TRAIN_SIZES), f'training on {dev}', available_memory(dev))
+    return cfg
 
-def cmd_train(a, extra):
+def cmd_train(a, extra, elsewhere=None):
     "Train one model; write metrics.json and a checkpoint into --out."
     from icl_study.train import train, save_checkpoint
     from icl_study.tasks import eval_tasks
     from icl_study.model import predict
     from icl_study.evaluate import baseline_predictions, error_rows
-    cfg = train_config(a, extra)
-    out = Path(a.out)
+    from icl_study.config import to_dict
+    cfg = train_config(a, extra, elsewhere)
+    out = _writable(a.out, '--out', folder=True)
     res = train(cfg, progress=not a.quiet)
     t = eval_tasks(res.cfg.task, res.cfg.eval)
     preds = {'model': predict(res.model, t), **baseline_predictions(t, res.cfg.task, ('least_squares', 'gd_1step'))}
     nm = {r['predictor']: r for r in error_rows(preds, t, res.cfg.task, res.cfg.eval) if r['metric'] == 'nmse'}
-    from icl_study.config import to_dict
     metrics = {'config': to_dict(res.cfg), 'status': res.status, 'diverged_at': res.diverged_at,
                'nmse': nm['model']['value'], 'nmse_ci': [nm['model']['ci_low'], nm['model']['ci_high']],
                'least_squares_nmse': nm['least_squares']['value'], 'gd_1step_nmse': nm['gd_1step']['value'],
@@ -109,7 +210,9 @@ def cmd_train(a, extra):
     save_checkpoint(out, res.model, res.cfg, metrics)
     print(json.dumps({k: metrics[k] for k in ('status', 'nmse', 'least_squares_nmse', 'gd_1step_nmse', 'steps_per_s')}))
 
-# %% ../nbs/11_cli.ipynb #06aba997
+# %% ../nbs/11_cli.ipynb #c01d02d5
+SHIFT_FIELDS = ('x_dist', 'x_scale', 'spectrum', 'rho', 'w_scale', 'noise')  # task fields a shift may change
+
 def _shifts(items: list[str], cfg) -> dict:
     "Shift conditions {name: task-field values} from `--shift` items (default: every named shift), validated."
     from icl_study.config import override
@@ -119,32 +222,55 @@ def _shifts(items: list[str], cfg) -> dict:
         if it in SHIFTS: out[it] = SHIFTS[it]; continue
         if '=' not in it: raise ConfigError(f"--shift: unknown {it!r}; allowed: {', '.join(SHIFTS)}, or task fields as key=value[,key=value]")
         kw = _kv(it.split(','), '--shift')
+        if bad := [k for k in kw if k not in SHIFT_FIELDS]:
+            raise ConfigError(f"--shift {bad[0]}: not a shift of the input or label distribution; allowed: {', '.join(SHIFT_FIELDS)}")
         shifted = override(cfg, {f'task.{k}': v for k, v in kw.items()}).task     # typed and validated
+        if 'rho' in kw and shifted.x_dist != 'anisotropic':                        # it would change nothing
+            raise ConfigError(f"--shift {it}: rho is only used with x_dist=anisotropic (e.g. --shift x_dist=anisotropic,rho={kw['rho']})")
         out[it] = {k: getattr(shifted, k) for k in kw}
     return out
 
 def cmd_evaluate(a):
     "Evaluate a checkpoint: robustness to shifts and length generalisation; writes evaluation.csv."
     import pandas as pd
-    from icl_study.config import atomic_write
+    from dataclasses import replace
+    from icl_study.config import atomic_write, check_memory
     from icl_study.train import load_checkpoint
     from icl_study.evaluate import robustness_rows, length_rows
     d = Path(a.checkpoint)
     if not (d / 'config.json').exists(): raise ConfigError(f"CHECKPOINT_DIR: {d} holds no checkpoint (config.json missing)")
+    _writable(d / 'evaluation.csv', 'CHECKPOINT_DIR')
     model, cfg, _ = load_checkpoint(d)
     shifts = _shifts(a.shift, cfg)
+    n = max([cfg.task.n_points, *(a.n_points or [])])
+    tasks = [replace(cfg.task, **kw) for kw in shifts.values()] + [cfg.task]
+    need = max(_eval_bytes(t, cfg.eval.n_tasks, n) for t in tasks) + 4 * min(1024, cfg.eval.n_tasks) * (n + 1) * cfg.model.d_model * 8
+    check_memory(need, {'--n-points': (n, cfg.task.n_points)}, 'the longest evaluation set')
     rows = robustness_rows(model, cfg, shifts) + (length_rows(model, cfg, a.n_points) if a.n_points else [])
     df = pd.DataFrame(rows)
     atomic_write(d / 'evaluation.csv', df.to_csv(index=False))
     print(df.query("predictor == 'model' and metric in ('nmse', 'degradation')")
             .to_string(index=False, columns=[c for c in ('condition', 'n_points', 'metric', 'value') if c in df]))
 
-# %% ../nbs/11_cli.ipynb #2c2ad4ff
+# %% ../nbs/11_cli.ipynb #43ae096b
+def _efficiency_bytes(variants: list[str], ns: list[int], d_model: int) -> int:
+    "Bytes `efficiency_table` needs at least: every input at once, one forward pass, each variant's layers."
+    return 4 * d_model * sum(ns) + 48 * d_model * max(ns) + 4 * len(variants) * sum(4 * d_model ** 2 + 128 * n for n in ns)
+
 def cmd_efficiency(a):
     "The cost table of the attention families against context length (and the GPT-2 training benchmark)."
     import pandas as pd
-    from icl_study.config import atomic_write
-    from icl_study.efficiency import efficiency_table, scaling_summary, gpt2_benchmark
+    from icl_study.config import atomic_write, check_memory
+    import torch
+    from icl_study.efficiency import VARIANTS, build_attention, efficiency_table, scaling_summary, gpt2_benchmark
+    bad = [v for v in a.variants if v not in VARIANTS]
+    if bad or not a.variants: raise ConfigError(f"--variants: unknown {', '.join(map(repr, bad)) or '(none given)'}; allowed: {', '.join(VARIANTS)}")
+    if a.repeats < 1: _fail('--repeats', "be at least 1", a.repeats)
+    if a.out: _writable(a.out, '--out')
+    check_memory(_efficiency_bytes(a.variants, a.n, a.d_model), {'--n': (max(a.n), 16384), '--d-model': (a.d_model, 64)}, 'the cost table')
+    with torch.device('meta'):                       # every layer built as the table will build it, without memory
+        for v in a.variants:
+            for n in a.n: build_attention(v, n, a.d_model, a.heads)
     df = efficiency_table(a.variants, a.n, d_model=a.d_model, n_heads=a.heads, repeats=a.repeats)
     if a.out: atomic_write(Path(a.out), df.to_csv(index=False))
     pd.set_option('display.width', 200)
@@ -155,58 +281,97 @@ def cmd_efficiency(a):
         if a.out: atomic_write(Path(a.out).with_name(Path(a.out).stem + '_gpt2.csv'), r.to_csv(index=False))
         print(r.round(3).to_string(index=False))
 
+def _executor_args(a):
+    "Check the executor options of `sweep` and `report` (before any compute)."
+    from icl_study.sweeps import available_cpus
+    if a.workers < 1: _fail('--workers', "be at least 1", a.workers)
+    if a.executor == 'local':
+        if a.workers > available_cpus(): _fail('--workers', f"be at most {available_cpus()} (the CPU cores available)", a.workers)
+        if a.address: _fail('--address', "be left out with --executor local (it is a Ray cluster's address)", a.address)
+        if getattr(a, 'gpus_per_cell', 0): _fail('--gpus-per-cell', "be 0 with --executor local (it is a Ray resource)", a.gpus_per_cell)
+        if getattr(a, 'device', None):
+            from icl_study.config import TrainConfig, check_device
+            check_device(TrainConfig(device=a.device).device)
+    else:
+        if a.workers != 1: _fail('--workers', "stay 1 with --executor ray (Ray schedules cells on the cluster's CPUs and GPUs)", a.workers)
+        if a.address is not None:
+            host, _, port = a.address.rpartition(':')
+            if not host or not port.isdigit() or not 0 < int(port) < 65536: _fail('--address', "be host:port", a.address)
+        g = getattr(a, 'gpus_per_cell', 0)
+        if not (math.isfinite(g) and g >= 0 and (g <= 1 or g == int(g))):
+            _fail('--gpus-per-cell', "be ≥ 0, and a whole number above 1 (a fraction shares one GPU)", g)
+
 def cmd_sweep(a):
     "Run one sweep (cached, resumable); writes OUT/NAME/results.csv."
-    from icl_study.sweeps import run_sweep
-    run_sweep(a.name, a.profile, a.executor, a.address, out=a.out or f'runs/{a.profile}', workers=a.workers,
-              overrides={'train.device': a.device} if a.device else None, gpus_per_cell=a.gpus_per_cell)
+    from icl_study.sweeps import run_sweep, sweep_cells
+    _executor_args(a)
+    out = _writable(a.out or f'runs/{a.profile}', '--out', folder=True)
+    over = {'train.device': a.device} if a.device else None
+    sweep_cells(a.name, a.profile, over)                          # names, profile and device validated
+    run_sweep(a.name, a.profile, a.executor, a.address, out=out, workers=a.workers, overrides=over, gpus_per_cell=a.gpus_per_cell)
 
 def cmd_report(a):
     "Papermill reports of one sweep or all of them (with the claims scorecard and the index), rendered to HTML under reports/PROFILE/."
     from icl_study import reports
-    from icl_study.sweeps import run_study
-    runs = a.runs or f'runs/{a.profile}'
+    from icl_study.sweeps import SWEEPS, run_study, sweep_cells
+    _executor_args(a)
+    runs = _writable(a.runs or f'runs/{a.profile}', '--runs', folder=True)
+    _writable(a.out, '--out', folder=True)
+    names = list(SWEEPS) if a.sweep == 'all' else [a.sweep]
+    for s in names: sweep_cells(s, a.profile)                      # names and profile validated before any compute
     kw = dict(executor=a.executor, address=a.address, out_dir=a.out, runs_dir=runs)
     try:
-        if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, **kw)
+        if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, **kw)  # computes every sweep's cells first
         else:
-            run_study([a.sweep], a.profile, a.executor, a.address, out=runs, workers=a.workers)  # compute in parallel workers first
+            run_study(names, a.profile, a.executor, a.address, out=runs, workers=a.workers)  # compute in parallel workers first
             paths = [reports.render_report(a.sweep, a.profile, **kw).html]
-    except reports.ReportError as e: sys.exit(f"icl-study report: error: {e}")
+    except reports.ReportError as e: raise ConfigError(str(e).replace('\n', ' ')) from e
     for p in paths: print(p)
+
+def _checkout():
+    "The checkout holding `nbs/` (README and docs are built from it), as a one-line error if there is none."
+    from icl_study.docs import project_root
+    try: return project_root()
+    except FileNotFoundError as e: raise ConfigError(f"working folder: {e}") from e
 
 def cmd_readme(a):
     "Regenerate README.md from nbs/index.ipynb."
     from icl_study.docs import write_readme
-    print(write_readme())
+    print(write_readme(_checkout()))
 
 def cmd_docs(a):
-    "Build the documentation site (every notebook, executed, with navigation)."
+    "Build the documentation site (every notebook, executed, with API reference, navigation and search)."
     from icl_study.docs import build_site
-    pages = build_site(a.out, execute=not a.no_execute)
+    _writable(a.out, '--out', folder=True)
+    root = _checkout()
+    pages = build_site(a.out, root=root, execute=not a.no_execute)
     print(f"{len(pages)} pages in {a.out}/ (open {a.out}/index.html)")
 
 # %% ../nbs/11_cli.ipynb #c96105d9
 def parser() -> _Parser:
     "The `icl-study` argument parser."
     from icl_study.sweeps import SWEEPS
+    from icl_study.config import RunConfig
+    dflt = RunConfig()
     p = _Parser(prog='icl-study', description="How attention structure shapes in-context learning: the study's jobs.")
     sub = p.add_subparsers(dest='cmd', required=True, parser_class=_Parser)
     b = sub.add_parser('baselines', help=cmd_baselines.__doc__)
     _task_args(b)
     b.add_argument('--n-points', type=_ints, default=[10, 20, 40], help='context points, e.g. 10,20,40')
-    b.add_argument('--tasks', type=int, default=1000, help='evaluation tasks')
-    b.add_argument('--bootstrap', type=int, default=1000, help='bootstrap resamples')
+    b.add_argument('--tasks', type=int, help=f'evaluation tasks (eval.n_tasks, default {dflt.eval.n_tasks})')
+    b.add_argument('--bootstrap', type=int, help=f'bootstrap resamples (eval.bootstrap, default {dflt.eval.bootstrap})')
+    b.add_argument('--seed', type=int, help=f'seed of the evaluation set (eval.seed, default {dflt.eval.seed})')
     t = sub.add_parser('train', help=cmd_train.__doc__)
-    t.add_argument('--variant', required=True, help='attention family')
+    t.add_argument('--variant', required=True, help='attention family (model.attention)')
     _task_args(t)
-    t.add_argument('--n-points', type=int, default=41, help='context points per prompt')
-    t.add_argument('--layers', type=int, default=8); t.add_argument('--d-model', type=int, default=64)
-    t.add_argument('--heads', type=int, default=4); t.add_argument('--max-len', type=int, default=256)
-    t.add_argument('--steps', type=int, default=2000); t.add_argument('--batch-size', type=int, default=64)
-    t.add_argument('--lr', type=float, default=1e-3); t.add_argument('--eval-tasks', type=int, default=1000)
-    t.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE', help='any config field, e.g. model.mlp_ratio=0')
-    t.add_argument('--out', required=True, help='checkpoint folder'); t.add_argument('--quiet', action='store_true')
+    for flag, typ, key in (('--n-points', int, 'task.n_points'), ('--layers', int, 'model.num_layers'),
+                           ('--d-model', int, 'model.d_model'), ('--heads', int, 'model.n_heads'),
+                           ('--max-len', int, 'model.max_len'), ('--steps', int, 'train.steps'),
+                           ('--batch-size', int, 'train.batch_size'), ('--lr', float, 'train.lr'),
+                           ('--device', str, 'train.device'), ('--eval-tasks', int, 'eval.n_tasks'), ('--seed', int, 'seed')):
+        s, k = key.split('.') if '.' in key else (None, key)
+        t.add_argument(flag, type=typ, help=f"{key} (default {getattr(getattr(dflt, s), k) if s else getattr(dflt, k)})")
+    t.add_argument('--out', required=True, help='checkpoint folder'); t.add_argument('--quiet', action='store_true', help='no progress output')
     e = sub.add_parser('evaluate', help=cmd_evaluate.__doc__)
     e.add_argument('checkpoint', metavar='CHECKPOINT_DIR')
     e.add_argument('--shift', nargs='*', default=[], help='shift names or key=value task fields')
@@ -235,8 +400,21 @@ def parser() -> _Parser:
             s.add_argument('--runs', default=None, help='sweep cache folder (default runs/PROFILE)')
     sub.add_parser('readme', help=cmd_readme.__doc__)
     d = sub.add_parser('docs', help=cmd_docs.__doc__)
-    d.add_argument('--out', default='_docs'); d.add_argument('--no-execute', action='store_true')
+    d.add_argument('--out', default='_docs', help='site folder'); d.add_argument('--no-execute', action='store_true', help='show the notebooks without running them')
     return p
+
+def _options_elsewhere(p: _Parser, cmd: str) -> dict:
+    "{option string: [sub-commands that have it]} for options that `cmd` lacks."
+    subs = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices
+    mine, out = set(subs[cmd]._option_string_actions), {}
+    for name, sp in subs.items():
+        for o in sp._option_string_actions:
+            if o not in mine: out.setdefault(o, []).append(name)
+    return out
+
+def _out_of_memory(e: BaseException) -> bool:
+    "Is `e` the allocator running out (a MemoryError, or torch's CPU or CUDA out-of-memory error)?"
+    return isinstance(e, MemoryError) or type(e).__name__ == 'OutOfMemoryError' or "can't allocate memory" in str(e)
 
 def main(argv: list[str]|None = None):
     "Entry point of the `icl-study` console script."
@@ -244,7 +422,10 @@ def main(argv: list[str]|None = None):
     a, extra = p.parse_known_args(argv)
     if extra and a.cmd != 'train': p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        if a.cmd == 'train': cmd_train(a, extra)
+        if a.cmd == 'train': cmd_train(a, extra, _options_elsewhere(p, 'train'))
         else: globals()[f'cmd_{a.cmd}'](a)
     except ConfigError as e:
         sys.exit(f"icl-study {a.cmd}: error: {e}")
+    except (MemoryError, RuntimeError) as e:
+        if not _out_of_memory(e): raise
+        sys.exit(f"icl-study {a.cmd}: error: out of memory ({str(e).splitlines()[0][:200]}); use smaller sizes")

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field, fields, asdict, replace
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED', 'ConfigError', 'TaskConfig',
-           'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig', 'config_keys', 'override', 'to_dict', 'to_json',
-           'from_json', 'config_hash', 'train_hash', 'atomic_write']
+__all__ = ['IN_TEST', 'MAX_SEED', 'MAX_SCALE', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED', 'ConfigError',
+           'TaskConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig', 'config_keys', 'override', 'to_dict',
+           'to_json', 'from_json', 'config_hash', 'train_hash', 'atomic_write', 'fmt_bytes', 'available_memory',
+           'check_memory', 'check_device']
 
 # %% ../nbs/00_config.ipynb #c6e37a47
 IN_TEST = bool(os.environ.get('IN_TEST'))  # nbdev-test sets this: notebooks shrink their work under test
+MAX_SEED = 2**63  # seeds are stored in int64 columns of the results tables
+MAX_SCALE = 1e6   # scales and noise above this overflow float32 data when squared (x^2 w^2 d)
 
 class ConfigError(ValueError):
     "A config value is not allowed; the message names the field and what is allowed."
@@ -39,6 +42,12 @@ def _type_ok(v, tp) -> bool:
     if tp.endswith('Config'): return type(v).__name__ == tp  # a nested component config
     raise TypeError(f"unsupported annotation {tp}")
 
+def _device_type(s: str) -> str|None:
+    "The type of torch device string `s` ('cuda' for 'cuda:1'), or None if torch cannot parse it."
+    import torch
+    try: return torch.device(s).type
+    except (RuntimeError, ValueError): return None
+
 # %% ../nbs/00_config.ipynb #0f54c2c7
 class _Config:
     section: ClassVar[str] = ''
@@ -46,12 +55,17 @@ class _Config:
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, list): object.__setattr__(self, f.name, v := tuple(v))  # JSON gives lists
-            if not _type_ok(v, f.type): _fail(self._name(f.name), f"be of type {_tname(f.type)}", v)
+            if not _type_ok(v, f.type):
+                _fail(self._name(f.name), "be finite" if isinstance(v, float) and not math.isfinite(v) else f"be of type {_tname(f.type)}", v)
         self.check()
     def _name(self, k): return f"{self.section}.{k}" if self.section else k
     def _positive(self, *ks):
         for k in ks:
             if getattr(self, k) <= 0: _fail(self._name(k), "be positive", getattr(self, k))
+    def _at_most(self, k, limit, why=''):
+        if getattr(self, k) > limit: _fail(self._name(k), f"be at most {limit:g}{why}", getattr(self, k))
+    def _seed(self, k):
+        if not 0 <= getattr(self, k) < MAX_SEED: _fail(self._name(k), "be in [0, 2**63) (a seed is stored as int64)", getattr(self, k))
     def _choice(self, k, allowed):
         if getattr(self, k) not in allowed: _fail(self._name(k), f"be one of {', '.join(map(str, allowed))}", getattr(self, k))
     def check(self): pass
@@ -76,9 +90,12 @@ class TaskConfig(_Config):
         self._positive('d', 'n_points', 'out_dim', 'x_scale', 'w_scale')
         self._choice('x_dist', X_DISTS)
         if self.noise < 0: _fail(self._name('noise'), "be ≥ 0", self.noise)
+        for k in ('x_scale', 'w_scale', 'noise'): self._at_most(k, MAX_SCALE, " (float32 data overflow beyond)")
         if not -1 < self.rho < 1: _fail(self._name('rho'), "be in (-1, 1)", self.rho)
-        if self.spectrum is not None and (len(self.spectrum) != self.d or min(self.spectrum) <= 0):
-            _fail(self._name('spectrum'), f"be {self.d} positive eigenvalues (one per input dimension)", self.spectrum)
+        if self.spectrum is not None:
+            if self.x_dist != 'anisotropic': _fail(self._name('spectrum'), "be None unless x_dist is anisotropic (it would be ignored)", self.spectrum)
+            if len(self.spectrum) != self.d or not all(_type_ok(v, 'float') and 0 < v <= MAX_SCALE ** 2 for v in self.spectrum):
+                _fail(self._name('spectrum'), f"be {self.d} positive finite eigenvalues, at most {MAX_SCALE ** 2:g} (one per input dimension)", self.spectrum)
 
 # %% ../nbs/00_config.ipynb #3aed801b
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ class TrainConfig(_Config):
     device: str = 'cpu'             # torch device
     def check(self):
         self._positive('batch_size', 'lr', 'diverge_loss')
+        if _device_type(self.device) not in ('cpu', 'cuda', 'mps'): _fail(self._name('device'), "be cpu, cuda, cuda:N or mps", self.device)
         for k in ('steps', 'warmup', 'weight_decay', 'grad_clip'):
             if getattr(self, k) < 0: _fail(self._name(k), "be ≥ 0", getattr(self, k))
         if not 0 <= self.min_lr_frac <= 1: _fail(self._name('min_lr_frac'), "be in [0, 1]", self.min_lr_frac)
@@ -140,6 +158,7 @@ class EvalConfig(_Config):
     patterns: bool = False          # also measure the key-query / output-value weight patterns of the first layer
     def check(self):
         self._positive('n_tasks', 'bootstrap')
+        self._seed('seed')
         if not 0 < self.ci < 1: _fail(self._name('ci'), "be in (0, 1)", self.ci)
         self._choice('align', ALIGN)
         if any(not _type_ok(n, 'int') or n <= 0 for n in self.lengths):
@@ -165,6 +184,7 @@ class RunConfig(_Config):
             if isinstance(v, dict): object.__setattr__(self, f.name, _SECTIONS[f.name](**v))
         super().__post_init__()
     def check(self):
+        self._seed('seed')
         if self.task.n_points + 1 > self.model.max_len:
             _fail('model.max_len', f"be ≥ task.n_points + 1 = {self.task.n_points + 1} (the prompt's tokens)", self.model.max_len)
 
@@ -187,9 +207,14 @@ def _parse(v, tp: str):
         if tp == 'float': return float(v)
         if tp == 'dict': return json.loads(v)
         if tp.startswith('tuple'):
-            return tuple(json.loads(v)) if v.startswith('[') else tuple(json.loads(x) for x in v.split(',') if x)
+            return tuple(json.loads(v)) if v.startswith('[') else tuple(_number(x) for x in v.split(',') if x)
     except (ValueError, KeyError): pass  # json errors are ValueErrors
     return v
+
+def _number(x: str):
+    "A JSON value, or a float Python can read ('nan', 'inf': validation then names the field)."
+    try: return json.loads(x)
+    except ValueError: return float(x)
 
 def override(cfg: RunConfig,  # the config to start from
              overrides: dict,  # dotted keys -> values (strings are parsed as the field's type)
@@ -262,3 +287,60 @@ def atomic_write(path,  # destination file (its folder is created if missing)
     try: os.fsync(dfd)
     finally: os.close(dfd)
     return path
+
+# %% ../nbs/00_config.ipynb #3d9e1d02
+def fmt_bytes(n: float) -> str:
+    "Bytes in readable units: '1.5 GB'."
+    if abs(n) >= 1e18: return f"{n:.1e} B"
+    for u in ('B', 'KB', 'MB', 'GB', 'TB', 'PB'):
+        if abs(n) < 1000 or u == 'PB': return f"{n:.0f} {u}" if u == 'B' else f"{n:.1f} {u}"
+        n /= 1000
+
+def _read_int(path, key=None) -> int|None:
+    "An integer from a /proc or /sys file (the value after `key:` in kB if given), or None."
+    try: text = Path(path).read_text()
+    except OSError: return None
+    if key is None: return int(text.split()[0]) if text.split() and text.split()[0].isdigit() else None
+    m = next((l.split() for l in text.splitlines() if l.startswith(key + ':')), None)
+    return int(m[1]) * 1024 if m else None
+
+def available_memory(device: str = 'cpu',  # where the tensors will live: 'cpu', or a GPU ('cuda', 'cuda:1')
+                    ) -> int:
+    "Bytes this process can still allocate: host memory (MemAvailable, capped by cgroup and address-space limits) or a GPU's free memory."
+    if _device_type(device) == 'cuda':
+        import torch
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    avail = _read_int('/proc/meminfo', 'MemAvailable')
+    if avail is None: avail = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    limit, used = _read_int('/sys/fs/cgroup/memory.max'), _read_int('/sys/fs/cgroup/memory.current')  # cgroup v2
+    if limit is not None and used is not None: avail = min(avail, max(0, limit - used))
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY: avail = min(avail, soft)
+    except (ImportError, ValueError): pass
+    return avail
+
+def check_memory(need: int,  # estimated bytes the job needs
+                 sizes: dict,  # field name -> (value, default): the sizes the estimate grows with
+                 what: str = 'the job',  # what needs the memory, for the message
+                 available: int|None = None,  # bytes available (default `available_memory()`)
+                ):
+    "Fail with one line naming the size furthest above its default if `need` bytes exceed the available memory."
+    avail = available_memory() if available is None else available
+    if need <= avail: return
+    field, (value, _) = max(sizes.items(), key=lambda kv: kv[1][0] / max(kv[1][1], 1))
+    _fail(field, f"fit in memory ({what} needs about {fmt_bytes(need)}, {fmt_bytes(avail)} available)", value)
+
+# %% ../nbs/00_config.ipynb #a9327e85
+def check_device(device: str,  # a torch device string: 'cpu', 'cuda', 'cuda:1', 'mps'
+                 name: str = 'train.device',  # the field, for the message
+                ):
+    "Fail with one line unless this machine has `device`."
+    import torch
+    t = _device_type(device)
+    if t == 'cpu': return
+    if t == 'cuda' and torch.cuda.is_available() and (torch.device(device).index or 0) < torch.cuda.device_count(): return
+    if t == 'mps' and torch.backends.mps.is_available(): return
+    have = ['cpu'] + [f'cuda:{i}' for i in range(torch.cuda.device_count())] + (['mps'] if torch.backends.mps.is_available() else [])
+    _fail(name, f"be a device this machine has ({', '.join(have)})", device)

@@ -8,7 +8,7 @@ import json, math, os, socket, sys, time, traceback, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from tqdm.auto import tqdm
+from .progress import progress_bar
 from .config import RunConfig, ConfigError, override, to_dict, config_hash, train_hash, atomic_write
 
 # %% auto #0
@@ -351,7 +351,7 @@ def run_local(groups: list[list[Cell]], runner, save,
               workers: int = 1,  # processes computing groups at once (1: in this process)
              ):
     "Compute `groups` in this process, or in a pool of `workers` processes; pass each record to `save` as it finishes."
-    bar = tqdm(total=sum(map(len, groups)), desc='cells', disable=not progress)
+    bar = progress_bar(total=sum(map(len, groups)), desc='cells', enabled=progress, unit='cell')
     if workers > 1 and len(groups) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -399,7 +399,7 @@ def run_ray(groups: list[list[Cell]], runner, save, address: str|None = None,  #
     try:
         task = ray.remote(compute_group).options(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell)
         pending = {task.remote(g, runner, cpus_per_cell): g for g in groups}
-        with tqdm(total=sum(map(len, groups)), desc='cells', disable=not progress) as bar:
+        with progress_bar(total=sum(map(len, groups)), desc='cells', enabled=progress, unit='cell') as bar:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:

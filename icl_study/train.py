@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 import torch
 import torch.nn as nn
-from tqdm import tqdm
+from .progress import progress_bar
 from .config import RunConfig, TaskConfig, TrainConfig, to_json, from_json, atomic_write
 from .tasks import Tasks, TaskStream, eval_tasks, zero_mse
 from .model import build_model, model_config, predict
@@ -74,7 +74,7 @@ def eval_steps(tc: TrainConfig) -> list[int]:
 
 def train(cfg: RunConfig,  # the run
           callback=None,  # called as callback(step, model) at every evaluated step
-          progress: bool = True,  # show a tqdm progress bar
+          progress: bool = True,  # report progress (a bar on a terminal, a line every ~10% in a log)
           log_every: int|None = None,  # steps between recorded losses (default: about 200 records)
          ) -> TrainResult:
     "Train the run's model on fresh tasks; evaluate at `eval_steps`; stop (without raising) if the loss diverges."
@@ -86,7 +86,7 @@ def train(cfg: RunConfig,  # the run
     ev = eval_tasks(cfg.task, cfg.eval, device=tc.device)
     todo, log_every = eval_steps(tc), log_every or max(1, tc.steps // 200)
     history, evals, status, diverged_at, train_s = [], {}, 'ok', None, 0.
-    bar = tqdm(total=tc.steps, disable=not progress, desc=f"{cfg.model.attention} L={cfg.model.num_layers}", leave=False)
+    bar = progress_bar(total=tc.steps, enabled=progress, desc=f"{cfg.model.attention} L={cfg.model.num_layers}", unit='step', leave=False)
     for step in range(tc.steps + 1):
         if step in todo:
             evals[step] = eval_nmse(model, ev, cfg.task)

@@ -28,7 +28,7 @@ def test_train_with_options_and_evaluate(variant, opts, attn_options, tmp_path):
 @pytest.mark.parametrize('argv, needle', [
     (['--variant', 'deltanet', '--chunk', '0'], 'model.attn_options.chunk: must be a positive int, got 0'),
     (['--variant', 'gated_deltanet', '--qk-norm', 'maybe'], "model.attn_options.qk_norm: must be of type bool, got 'maybe'"),
-    (['--variant', 'mamba2', '--window', '3'], "--window: unknown option for 'mamba2'; allowed: --chunk, --gate"),
+    (['--variant', 'mamba2', '--window', '3'], "--window: unknown option; the options of family 'mamba2' are --chunk, --gate"),
     (['--variant', 'hybrid', '--pattern', 'softmax,foo'], 'model.attn_options.pattern: must be comma-separated families among'),
     (['--variant', 'hybrid', '--pattern', 'mamba2,softmax', '--set', 'model.causal=false'], "model.causal: must be True for 'mamba2'"),
 ])
