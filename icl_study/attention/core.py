@@ -109,6 +109,9 @@ class Attention(nn.Module):
     def naive(self, x: torch.Tensor) -> torch.Tensor:
         "The plain quadratic reference (materialises T x T): (B, T, D) -> (B, T, D)."
         return self.out(self.mix_naive(*self.project(x)))
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        "The last token's output only, (B, T, D) -> (B, 1, D); a family may compute it more cheaply."
+        return self(x)[:, -1:]
     def extra_repr(self) -> str:
         return f"{self.family}, d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, {self.options}"
 
