@@ -10,8 +10,8 @@ from .config import atomic_write
 
 # %% auto #0
 __all__ = ['MISSING_ON_GPU', 'PLAN_FALLBACK', 'STAGES', 'GPU_CHECK_SHARES', 'install_shims', 'root', 'cuda_test_files',
-           'stage_tests', 'stage_speed', 'slice_profile', 'run_cell_anywhere', 'stage_sweep', 'paper_workload',
-           'estimate', 'run_stage', 'gpu_check', 'report', 'main']
+           'stage_tests', 'stage_speed', 'slice_profile', 'run_cell_anywhere', 'stage_sweep', 'sweep_summary',
+           'paper_workload', 'estimate', 'run_stage', 'gpu_check', 'report', 'main']
 
 # %% ../nbs/07b_gpucheck.ipynb #a1083a15
 MISSING_ON_GPU = ('papermill', 'nbformat', 'nbclient', 'nbconvert', 'ipykernel', 'nbdev', 'ray', 'fastcore')  # not on the GPU machine
@@ -114,8 +114,11 @@ def stage_speed(ctx: dict) -> dict:
     ctx['save'](res)
     profile, n = ('smoke', dict(steps=2, repeats=1, warmup=1)) if tiny else ('paper', dict(steps=10, repeats=3, warmup=3))
     res['rates'] = []
-    passes = [(('eager', 'stacked'), None)]
-    if not tiny: passes += [(('eager', 'compiled'), None), (('eager', 'stacked-compiled'), None)]
+    passes = [(('eager', 'stacked'), None)]                   # cheap first; then compiles, softmax's before the rest
+    if not tiny:
+        from icl_study.sweeps import families
+        rest = [f for f in families() if f != 'softmax']
+        passes += [(('eager', 'compiled', 'stacked-compiled'), ['softmax']), (('eager', 'compiled'), rest), (('eager', 'stacked-compiled'), rest)]
     for kinds, fams in passes:
         df = family_rates(profile, kinds, families=fams, device=dev, deadline=ctx['deadline'], **n)
         res['rates'] += [r for r in _records(df) if not (r['kind'] == 'eager' and any(x['family'] == r['family'] and x['kind'] == 'eager' for x in res['rates']))]
@@ -143,15 +146,22 @@ def run_cell_anywhere(cfg):
 
 def stage_sweep(ctx: dict) -> dict:
     "Run a slice of the paper profile end to end through `run_sweep`."
-    from icl_study.sweeps import run_sweep, read_cell, families
+    from icl_study.sweeps import run_sweep, families
     out = Path(ctx['out']) / 'sweep'
     shutil.rmtree(out, ignore_errors=True)
     workers = 2 if ctx['tiny'] else len(families())
     t0 = time.perf_counter()
-    run_sweep('steps', slice_profile(ctx['tiny']), out=out, runner=run_cell_anywhere, overrides={'train.device': ctx['device']},
-              workers=workers, threads=1 if ctx['device'] == 'cpu' else None, progress=False)
-    wall, cells = time.perf_counter() - t0, []
-    for f in sorted((out / 'steps' / 'cells').glob('*.json')):
+    ctx['save'](dict(workers=workers, started=time.time()))
+    run_sweep('steps', slice_profile(ctx['tiny']), out=out, runner=run_cell_anywhere, workers=workers, progress=False,
+              overrides={'train.device': ctx['device'], 'train.compile': 'off'}, threads=1 if ctx['device'] == 'cpu' else None)
+    return sweep_summary(out, time.perf_counter() - t0, workers)
+
+def sweep_summary(out,  # the sweep folder of stage 3
+                  wall: float, workers: int) -> dict:
+    "What the cells of the stage-3 sweep recorded (also after a timeout: the finished cells are on disk)."
+    from icl_study.sweeps import read_cell
+    cells = []
+    for f in sorted((Path(out) / 'steps' / 'cells').glob('*.json')):
         r = read_cell(f)
         rows = {(x.get('metric'), _step(x.get('step'))): x.get('value') for x in r['rows'] if x.get('predictor') == 'model'}
         steps = r['config']['train']['steps']
@@ -190,17 +200,22 @@ def estimate(speed: dict, sweep: dict|None,  # the results of stages 2 and 3
     cells = [c for c in (sweep or {}).get('cells', []) if c.get('status') == 'ok' and c.get('steps_per_s')]
     overhead = sum(c['seconds'] - c['steps'] / c['steps_per_s'] for c in cells) / len(cells) if cells else 0.
     par = (sweep or {}).get('parallelism') or 1.
+    shapes = len({(c['family'], c['tokens']) for c in workload if c['steps']})  # one block graph each (depths share it)
+    firsts = sorted(r['first_s'] for r in speed.get('rates', []) if r.get('kind', '').endswith('compiled') and r.get('first_s') and not r.get('error'))
+    compile_s = firsts[len(firsts) // 2] if firsts else 0.
     plans = {}
     for kind, per in rates.items():
         train_s = sum(c['eq8'] / per[c['family']] for c in workload if c['steps'])
-        plans[kind] = dict(train_h=seeds * train_s / 3600, hours=seeds * (train_s + overhead * len(workload)) / par / 3600)
+        once = shapes * compile_s if kind.endswith('compiled') else 0.     # compiled once per shape, cached for the seeds
+        plans[kind] = dict(train_h=seeds * train_s / 3600, hours=(seeds * (train_s + overhead * len(workload)) + once) / par / 3600)
     best = min(plans, key=lambda k: plans[k]['hours']) if plans else None
     return dict(seeds=seeds, cells=len(workload), eq8_steps=sum(c['eq8'] for c in workload), overhead_s_per_cell=overhead,
-                parallelism=par, plans=plans, best=best, hours=plans[best]['hours'] if best else None)
+                parallelism=par, shapes=shapes, compile_s_per_shape=compile_s, plans=plans, best=best,
+                hours=plans[best]['hours'] if best else None)
 
 # %% ../nbs/07b_gpucheck.ipynb #3782956d
 STAGES = {'tests': stage_tests, 'speed': stage_speed, 'sweep': stage_sweep}
-GPU_CHECK_SHARES = {'tests': 0.3, 'speed': 0.4, 'sweep': 0.3}  # of the budget, for the stages run as children
+GPU_CHECK_SHARES = {'tests': 0.25, 'speed': 0.45, 'sweep': 0.3}  # of the budget, for the stages run as children
 
 def _child_env() -> dict:
     "The environment of a child: this checkout first on PYTHONPATH."
@@ -252,6 +267,8 @@ def gpu_check(device: str = 'cuda',  # 'cuda' for the real check, 'cpu' for the 
             text = lambda b: b.decode(errors='replace') if isinstance(b, bytes) else (b or '')
             status, tail = 'timeout', (text(e.stdout) + text(e.stderr))[-4000:]
         got = json.loads(part.read_text()) if part.exists() else {}
+        if name == 'sweep' and 'cells' not in got and (out / 'sweep').exists():   # killed: keep the cells that finished
+            got = {**got, **sweep_summary(out / 'sweep', time.time() - got.get('started', time.time()), got.get('workers', 1))}
         res['stages'][name] = dict(status=status, seconds=_elapsed(t1), **got)
         if status != 'ok': res['stages'][name]['output_tail'] = tail
         dump()
@@ -289,7 +306,8 @@ def report(res: dict) -> str:
     if e.get('hours') is not None:
         plans = ', '.join('%s: %.2f h' % (k, v['hours']) for k, v in e['plans'].items())
         L.append(f"  estimate, paper profile x {e['seeds']} seeds: {e['hours']:.2f} h with plan '{e['best']}' ({plans}; "
-                 f"overhead {e['overhead_s_per_cell']:.1f} s per cell, {e['parallelism']:.2f} cells at a time)")
+                 f"overhead {e['overhead_s_per_cell']:.1f} s per cell, {e['parallelism']:.2f} cells at a time, "
+                 f"{e['shapes']} shapes compiled at {e['compile_s_per_shape']:.0f} s)")
         if res.get('mode') == 'tiny': L.append("  (tiny mode: toy sizes on the CPU, so the estimate only exercises the code)")
     else: L.append(f"  estimate: {e.get('error', 'no figures')}")
     return '\n'.join(L)

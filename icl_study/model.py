@@ -36,7 +36,11 @@ class Block(nn.Module):
                 last: bool = False,  # return only the last token's output (B, 1, D): what the read-out uses
                ) -> torch.Tensor:
         h = self.ln1(x)
-        x = x[:, -1:] + self.attn.last(h) if last else x + self.attn(h)                 # (B, 1, D) or (B, T, D)
+        if last and not (self.attn._forward_pre_hooks or self.attn._forward_hooks):   # a hook sees the full forward
+            x = x[:, -1:] + self.attn.last(h)                                           # (B, 1, D)
+        else:
+            x = x + self.attn(h)                                                        # (B, T, D)
+            if last: x = x[:, -1:]                                                      # (B, 1, D)
         return x + self.mlp(self.ln2(x)) if self.mlp is not None else x                 # (B, T or 1, D)
 
 # %% ../nbs/03_model.ipynb #bd711993
