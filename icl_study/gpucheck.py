@@ -67,7 +67,7 @@ def stage_tests(ctx: dict) -> dict:
     res, t0 = {}, time.perf_counter()
     files = cuda_test_files()
     xml = Path(ctx['out']) / 'stages' / 'pytest.xml'
-    cmd = [sys.executable, '-m', 'icl_study.gpucheck', '--pytest', *files, '-k', 'cuda', '-p', 'no:cacheprovider', f'--junitxml={xml}']
+    cmd = [sys.executable, '-m', 'icl_study.gpucheck', '--pytest', *files, '-k', 'cuda and not compiled', '-p', 'no:cacheprovider', f'--junitxml={xml}']
     left = max(10., (ctx['deadline'] - time.monotonic()) * 0.6)
     try:
         p = subprocess.run(cmd, cwd=root(), capture_output=True, text=True, timeout=left, env=_child_env())
@@ -200,17 +200,20 @@ def estimate(speed: dict, sweep: dict|None,  # the results of stages 2 and 3
     cells = [c for c in (sweep or {}).get('cells', []) if c.get('status') == 'ok' and c.get('steps_per_s')]
     overhead = sum(c['seconds'] - c['steps'] / c['steps_per_s'] for c in cells) / len(cells) if cells else 0.
     par = (sweep or {}).get('parallelism') or 1.
+    alone = got.get('eager', {})                             # eager steps/s of a run alone (stage 2) and beside others (stage 3)
+    slow = sorted(min(1., c['steps_per_s'] / alone[c['family']]) for c in cells if alone.get(c.get('family')))
+    contention = slow[len(slow) // 2] if slow else 1.
     shapes = len({(c['family'], c['tokens']) for c in workload if c['steps']})  # one block graph each (depths share it)
     firsts = sorted(r['first_s'] for r in speed.get('rates', []) if r.get('kind', '').endswith('compiled') and r.get('first_s') and not r.get('error'))
     compile_s = firsts[len(firsts) // 2] if firsts else 0.
     plans = {}
     for kind, per in rates.items():
-        train_s = sum(c['eq8'] / per[c['family']] for c in workload if c['steps'])
+        train_s = sum(c['eq8'] / per[c['family']] for c in workload if c['steps']) / contention
         once = shapes * compile_s if kind.endswith('compiled') else 0.     # compiled once per shape, cached for the seeds
         plans[kind] = dict(train_h=seeds * train_s / 3600, hours=(seeds * (train_s + overhead * len(workload)) + once) / par / 3600)
     best = min(plans, key=lambda k: plans[k]['hours']) if plans else None
     return dict(seeds=seeds, cells=len(workload), eq8_steps=sum(c['eq8'] for c in workload), overhead_s_per_cell=overhead,
-                parallelism=par, shapes=shapes, compile_s_per_shape=compile_s, plans=plans, best=best,
+                parallelism=par, contention=contention, shapes=shapes, compile_s_per_shape=compile_s, plans=plans, best=best,
                 hours=plans[best]['hours'] if best else None)
 
 # %% ../nbs/07b_gpucheck.ipynb #3782956d
@@ -306,7 +309,8 @@ def report(res: dict) -> str:
     if e.get('hours') is not None:
         plans = ', '.join('%s: %.2f h' % (k, v['hours']) for k, v in e['plans'].items())
         L.append(f"  estimate, paper profile x {e['seeds']} seeds: {e['hours']:.2f} h with plan '{e['best']}' ({plans}; "
-                 f"overhead {e['overhead_s_per_cell']:.1f} s per cell, {e['parallelism']:.2f} cells at a time, "
+                 f"overhead {e['overhead_s_per_cell']:.1f} s per cell, {e['parallelism']:.2f} cells at a time "
+                 f"each at {e['contention']:.2f} of its speed alone, "
                  f"{e['shapes']} shapes compiled at {e['compile_s_per_shape']:.0f} s)")
         if res.get('mode') == 'tiny': L.append("  (tiny mode: toy sizes on the CPU, so the estimate only exercises the code)")
     else: L.append(f"  estimate: {e.get('error', 'no figures')}")
