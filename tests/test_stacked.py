@@ -26,7 +26,8 @@ def test_stacked_equals_one_by_one(family):
     together = train_stacked(cs, [lambda s, m, i=i: seen.append((i, s)) for i in range(3)], progress=False, log_every=1)
     for t, a in zip(together, [train(c, progress=False, log_every=1) for c in cs]): assert_same(t, a)
     assert sorted(seen) == [(i, s) for i in range(3) for s in (0, 6, 12)]
-    assert can_stack(cs) == (family != 'lowrank')
+    if family in ('softmax', 'gqa', 'sparse', 'linear', 'gated'): assert can_stack(cs)
+    if family == 'lowrank': assert not can_stack(cs)                  # its sequence projections are loose parameters
 
 def test_stacked_with_other_layer_norm_and_mlp_settings():
     "No LayerNorm, no MLP, non-causal, match_params: still equal."
