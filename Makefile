@@ -7,8 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 # Tools write caches into $HOME and the temp folder; keep them inside the checkout's ignored .cache/.
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export PYTHONDONTWRITEBYTECODE := 1
+# torch.compile's caches (FX graphs, AOTAutograd, kernels): shared by every process of the checkout, so a shape
+# compiled once is not compiled again (see nbs/05_train.ipynb, "Compiled steps").
+export TORCHINDUCTOR_CACHE_DIR := $(CURDIR)/.cache/inductor
 
-.PHONY: setup test test-nbs test-py check-sync report docs readme clean
+.PHONY: setup test test-nbs test-py check-sync report docs readme clean gpu-check
 
 setup: $(STAMP)
 
@@ -38,6 +41,14 @@ readme: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/icl-study docs --out _docs
+
+# The GPU check (nbs/07b_gpucheck.ipynb): runs from the checkout with the machine's own Python and torch (no venv,
+# no network); DEVICE=cpu runs its tiny mode. Figures go to $(GPU_CHECK_DIR)/gpu-check.json.
+DEVICE ?= cuda
+GPU_CHECK_DIR ?= gpu-check
+GPU_PY := $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	GPU_CHECK_DIR=$(GPU_CHECK_DIR) PYTHONPATH=$(CURDIR) $(GPU_PY) -m icl_study.gpucheck --device $(DEVICE)
 
 clean:
 	rm -rf _docs _proc .cache .pytest_cache

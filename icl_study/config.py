@@ -135,9 +135,11 @@ class TrainConfig(_Config):
     eval_at: tuple = ()             # extra step counts at which to evaluate (the final step always is)
     diverge_loss: float = 1e3       # a loss above this (or NaN) marks the run diverged
     device: str = 'cpu'             # torch device
+    compile: str = 'auto'           # torch.compile the model: 'on', 'off', or 'auto' (on for long CUDA runs; see 05_train)
     def check(self):
         self._positive('batch_size', 'lr', 'diverge_loss')
         if _device_type(self.device) not in ('cpu', 'cuda', 'mps'): _fail(self._name('device'), "be cpu, cuda, cuda:N or mps", self.device)
+        self._choice('compile', ('auto', 'on', 'off'))
         for k in ('steps', 'warmup', 'weight_decay', 'grad_clip'):
             if getattr(self, k) < 0: _fail(self._name(k), "be ≥ 0", getattr(self, k))
         if not 0 <= self.min_lr_frac <= 1: _fail(self._name('min_lr_frac'), "be in [0, 1]", self.min_lr_frac)
@@ -230,8 +232,8 @@ def override(cfg: RunConfig,  # the config to start from
     return replace(cfg, **top, **{s: replace(getattr(cfg, s), **kv) for s, kv in parts.items()})
 
 # %% ../nbs/00_config.ipynb #aa5aa9c4
-CACHE_VERSION = 2  # bump when a code change alters what an unchanged config computes
-NOT_HASHED = ('train.device',)  # fields that do not change results
+CACHE_VERSION = 3  # bump when a code change alters what an unchanged config computes
+NOT_HASHED = ('train.device', 'train.compile')  # fields that do not change results (beyond float rounding)
 
 def to_dict(cfg) -> dict:
     "Plain nested dict of a config (JSON-ready)."

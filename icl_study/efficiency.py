@@ -4,7 +4,8 @@
 
 # %% ../nbs/07_efficiency.ipynb #ed1448d7
 from __future__ import annotations
-import json, os, statistics, subprocess, sys, time
+import json, math, os, statistics, subprocess, sys, time
+from dataclasses import replace
 import pandas as pd
 import torch
 import torch.nn as nn
@@ -13,15 +14,18 @@ from torch.profiler import profile, ProfilerActivity
 from torch.utils import flop_counter
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from .config import IN_TEST, ModelConfig, TrainConfig
+from .config import IN_TEST, RunConfig, TaskConfig, ModelConfig, TrainConfig, override
 from .attention.core import make_attention
-from .model import ICLTransformer, n_params, mlp_width
-from .train import make_optimizer
+from .tasks import TaskStream
+from .model import ICLTransformer, n_params, mlp_width, model_config
+from .train import make_optimizer, compile_blocks, Trainee, step_losses, step_update
+from .stacked import StackedTrainee, can_stack
 
 # %% auto #0
-__all__ = ['VARIANTS', 'MATMUL_FLOPS', 'build_attention', 'OpCounter', 'count_ops', 'softmax_flops', 'state_bytes',
+__all__ = ['VARIANTS', 'MATMUL_FLOPS', 'STEP_KINDS', 'build_attention', 'OpCounter', 'count_ops', 'softmax_flops', 'state_bytes',
            'time_forward', 'peak_memory', 'efficiency_table', 'scaling_summary', 'plot_efficiency', 'top_ops',
-           'rss_peak_mb', 'GargModel', 'train_step_rate', 'gpt2_benchmark']
+           'rss_peak_mb', 'GargModel', 'train_step_rate', 'gpt2_benchmark', 'step_rates', 'bench_config',
+           'family_rates']
 
 # %% ../nbs/07_efficiency.ipynb #368af67a
 VARIANTS = {  # label -> (family, options) of the efficiency table
@@ -263,20 +267,38 @@ def _train_step(model, opt, tokens, target, clip: float = 1.0):
     if clip: nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
 
+def _clock(kind: str, device) -> float:
+    "Seconds: wall time after the device finished ('wall'), or this thread's CPU time ('cpu': steady on a busy machine)."
+    if kind == 'cpu': return time.thread_time()
+    if torch.device(device).type == 'cuda': torch.cuda.synchronize()
+    return time.perf_counter()
+
+class _Compiled(nn.Module):
+    "An `ICLTransformer` run through its compiled blocks (see `05_train.compile_blocks`)."
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model, self.blocks = model, compile_blocks(model)
+    def forward(self, tokens): return self.model(tokens, self.blocks)
+
 def train_step_rate(models: dict,  # label -> model mapping (B, T, d_in) tokens to (B, d_out)
                     tokens: torch.Tensor,  # (B, T, d_in) one batch of prompts
                     target: torch.Tensor,  # (B, d_out)
                     steps: int = 10,  # steps per timed block
                     repeats: int = 5,  # timed blocks per model (after one warm-up block)
+                    device: str = 'cpu',  # where the models train
+                    clock: str = 'wall',  # 'wall' (perf_counter, the device synchronised) or 'cpu' (this thread's CPU time)
                    ) -> pd.DataFrame:
     "Training steps per second (forward, backward, clipping, AdamW) of each model, timed in interleaved blocks."
-    opts = {k: make_optimizer(m.train(), TrainConfig()) for k, m in models.items()}
+    models = {k: m.to(device).train() for k, m in models.items()}
+    models = {k: _Compiled(m) if k.endswith('-compiled') else m for k, m in models.items()}
+    tokens, target = tokens.to(device), target.to(device)
+    opts = {k: make_optimizer(m, TrainConfig()) for k, m in models.items()}
     rates = {k: [] for k in models}
     for r in range(repeats + 1):
         for k, m in models.items():
-            t0 = time.perf_counter()
+            t0 = _clock(clock, device)
             for _ in range(steps): _train_step(m, opts[k], tokens, target)
-            if r: rates[k].append(steps / (time.perf_counter() - t0))
+            if r: rates[k].append(steps / (_clock(clock, device) - t0))
     return pd.DataFrame([dict(model=k, params=n_params(m), steps_per_s=statistics.median(rates[k]),
                               steps_per_s_max=max(rates[k])) for k, m in models.items()])
 
@@ -285,21 +307,98 @@ def gpt2_benchmark(d_model: int = 64, n_heads: int = 4, num_layers: int = 8,  # 
                    batch: int = 64,  # prompts per step
                    steps: int = 10, repeats: int = 5,  # timing (see `train_step_rate`)
                    threads: int|None = 1,  # torch threads while measuring (None: leave as is)
-                   extra: tuple = (),  # also time 'gpt2-eager' (HF eager attention) and/or 'gpt2-gelu' (exact GELU)
+                   extra: tuple = (),  # also time 'gpt2-eager' (HF eager attention), 'gpt2-gelu' (exact GELU), 'ours-compiled'
+                   device: str = 'cpu',  # where both train
+                   clock: str = 'wall',  # see `train_step_rate`
                   ) -> pd.DataFrame:
     "Training steps/s of our softmax transformer and a same-size GPT-2 (Garg et al.), side by side in one run."
     T, d_in = n_points + 1, d + 1
     cfg = ModelConfig(attention='softmax', d_model=d_model, n_heads=n_heads, num_layers=num_layers, max_len=T)
     kinds = {'gpt2': {}, 'gpt2-eager': dict(attn_implementation='eager'), 'gpt2-gelu': dict(activation='gelu')}
     torch.manual_seed(0)
-    models = {'ours': ICLTransformer(cfg, d_in, 1), **{k: GargModel(cfg, d_in, 1, T, **kinds[k]) for k in ('gpt2', *extra)}}
+    models = {'ours': ICLTransformer(cfg, d_in, 1), **{k: GargModel(cfg, d_in, 1, T, **kinds[k]) for k in ('gpt2', *extra) if k in kinds}}
+    if 'ours-compiled' in extra: models['ours-compiled'] = ICLTransformer(cfg, d_in, 1)
     g = torch.Generator().manual_seed(0)
     tokens, target = torch.randn(batch, T, d_in, generator=g), torch.randn(batch, 1, generator=g)
     old = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
-    try: res = train_step_rate(models, tokens, target, steps, repeats)
+    try: res = train_step_rate(models, tokens, target, steps, repeats, device, clock)
     finally: torch.set_num_threads(old)
     res['speedup_vs_gpt2'] = res.steps_per_s / res.set_index('model').steps_per_s['gpt2']
     res['threads'] = threads or old
-    res['d_model'], res['num_layers'], res['batch'], res['tokens'] = d_model, num_layers, batch, T
+    res['d_model'], res['num_layers'], res['batch'], res['tokens'], res['device'], res['clock'] = d_model, num_layers, batch, T, device, clock
     return res
+
+# %% ../nbs/07_efficiency.ipynb #07d444c2
+STEP_KINDS = ('eager', 'compiled', 'stacked', 'stacked-compiled')
+
+def _trainee(cfg: RunConfig, kind: str, seeds: int):
+    "A trainee of `kind` for `cfg` (and `seeds` seeds of it if stacked), with its runs' data streams."
+    c = override(cfg, {'train.compile': 'on' if kind.endswith('compiled') else 'off'})
+    if not kind.startswith('stacked'): return Trainee(c), [TaskStream(c)]
+    cs = [replace(c, seed=c.seed + i) for i in range(seeds)]
+    if not can_stack(cs): raise ValueError(f"{cfg.model.attention} cannot be stacked")
+    return StackedTrainee(cs), [TaskStream(x) for x in cs]
+
+def step_rates(cfg: RunConfig,  # the run to time (its device, batch and sizes)
+               kinds=('eager', 'compiled'),  # which of `STEP_KINDS`
+               seeds: int = 3,  # seeds trained together by the stacked kinds
+               steps: int = 10, repeats: int = 3,  # steps per timed block; timed blocks per kind
+               warmup: int = 3,  # untimed first steps (compilation; CUDA graphs record on their third call)
+               clock: str = 'wall',  # 'wall' or 'cpu' (see `train_step_rate`)
+              ) -> pd.DataFrame:
+    "Training steps per second of `cfg` eager, compiled and with stacked seeds, timed in interleaved blocks."
+    cfg = replace(cfg, model=model_config(cfg))
+    tc, dev, made, rows = cfg.train, cfg.train.device, {}, {}
+    for kind in kinds:
+        t0 = time.perf_counter()
+        try:
+            tr, streams = _trainee(cfg, kind, seeds)
+            for i in range(warmup): step_update(tr, step_losses(tr, streams, tc, i), tc)
+            _clock('wall', dev)
+            made[kind] = (tr, streams)
+            rows[kind] = dict(first_s=time.perf_counter() - t0, error=None, rates=[])
+        except Exception as e: rows[kind] = dict(first_s=math.nan, error=f"{type(e).__name__}: {e}", rates=[])
+    for r in range(repeats):
+        for kind, (tr, streams) in made.items():
+            t0 = _clock(clock, dev)
+            for i in range(steps): step_update(tr, step_losses(tr, streams, tc, warmup + r * steps + i), tc)
+            rows[kind]['rates'].append(steps / (_clock(clock, dev) - t0))
+    out = []
+    for kind, row in rows.items():
+        rate = statistics.median(row['rates']) if row['rates'] else math.nan
+        runs = seeds if kind.startswith('stacked') else 1
+        out.append(dict(family=cfg.model.attention, kind=kind, steps_per_s=rate, runs=runs, run_steps_per_s=rate * runs,
+                        first_s=row['first_s'], error=row['error'], device=dev, clock=clock, d_model=cfg.model.d_model,
+                        num_layers=cfg.model.num_layers, tokens=cfg.task.n_points + 1, batch=tc.batch_size))
+    df = pd.DataFrame(out)
+    eager = df.set_index('kind').run_steps_per_s.get('eager', math.nan)
+    df['gain'] = df.run_steps_per_s / eager
+    return df
+
+# %% ../nbs/07_efficiency.ipynb #557b1948
+def bench_config(family: str,  # attention family
+                 profile='paper',  # a profile of `08_sweeps` (name or dict): its base sizes and the family's options
+                 **over) -> RunConfig:  # dotted overrides, e.g. **{'train.device': 'cuda'}
+    "The config a profile's sweeps train `family` at (its base), with overrides."
+    from icl_study.sweeps import get_profile, family_options
+    p = get_profile(profile)
+    return override(RunConfig(), {**p['base'], 'model.attention': family, 'model.attn_options': family_options(family, p), **over})
+
+def family_rates(profile='paper',  # sizes: the profile's base
+                 kinds=('eager', 'compiled'),  # see `step_rates`
+                 families=None,  # default: every registered family, in the study's order
+                 device: str = 'cpu',  # where to train
+                 deadline: float|None = None,  # time.monotonic() after which no family is started
+                 progress: bool = False,  # print each family's rates as they come
+                 **kw) -> pd.DataFrame:  # `step_rates` options: seeds, steps, repeats, warmup, clock
+    "`step_rates` of every family at a profile's base size, one row per family and kind."
+    from icl_study.sweeps import families as study_families
+    parts = []
+    for fam in families or study_families():
+        if deadline is not None and time.monotonic() > deadline:
+            parts.append(pd.DataFrame([dict(family=fam, kind=k, error='skipped: out of time') for k in kinds])); continue
+        parts.append(step_rates(bench_config(fam, profile, **{'train.device': device}), kinds, **kw))
+        torch._dynamo.reset()                                # free the family's graphs (and CUDA graph pools)
+        if progress: print(parts[-1][['family', 'kind', 'steps_per_s', 'run_steps_per_s', 'gain', 'first_s']].to_string(header=False, index=False), flush=True)
+    return pd.concat(parts, ignore_index=True)

@@ -33,9 +33,16 @@ class Block(nn.Module):
         h = mlp_width(cfg)
         self.mlp = nn.Sequential(nn.Linear(cfg.d_model, h), nn.GELU(), nn.Linear(h, cfg.d_model)) if h else None
         if self.mlp is None: self.ln2 = None
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))                                                  # (B, T, D)
-        return x + self.mlp(self.ln2(x)) if self.mlp is not None else x                 # (B, T, D)
+    def forward(self, x: torch.Tensor,  # (B, T, D) the residual stream
+                last: bool = False,  # return only the last token's output (B, 1, D): what the read-out uses
+               ) -> torch.Tensor:
+        h = self.ln1(x)
+        if last and not (self.attn._forward_pre_hooks or self.attn._forward_hooks):   # a hook sees the full forward
+            x = x[:, -1:] + self.attn.last(h)                                           # (B, 1, D)
+        else:
+            x = x + self.attn(h)                                                        # (B, T, D)
+            if last: x = x[:, -1:]                                                      # (B, 1, D)
+        return x + self.mlp(self.ln2(x)) if self.mlp is not None else x                 # (B, T or 1, D)
 
 # %% ../nbs/03_model.ipynb #bd711993
 class ICLTransformer(nn.Module):
@@ -51,14 +58,24 @@ class ICLTransformer(nn.Module):
         self.ln_f = _norm(cfg)
         self.head = nn.Linear(cfg.d_model, d_out)
     def forward(self, tokens: torch.Tensor,  # (B, T, d_in) prompt tokens, the query last
+                blocks=None,  # callables run in place of `self.blocks` (training passes their compiled versions)
                ) -> torch.Tensor:
         "The prediction (B, d_out) at the query (last) token."
         B, T, _ = tokens.shape
-        keep = torch.ones(T, self.d_in, dtype=tokens.dtype, device=tokens.device)      # (T, d_in)
-        keep[-1, -self.d_out:] = 0                                                      # hide the query's label slot
-        h = self.embed(tokens * keep)                                                   # (B, T, D)
-        for block in self.blocks: h = block(h)                                          # (B, T, D)
+        h = self.embed(tokens * self._keep(T, tokens))                                 # (B, T, D)
+        blocks = self.blocks if blocks is None else blocks
+        for i, block in enumerate(blocks): h = block(h, last=i == len(blocks) - 1)     # (B, T, D), the last (B, 1, D)
         return self.head(self.ln_f(h[:, -1]))                                           # (B, d_out)
+    def _keep(self, T: int, like: torch.Tensor) -> torch.Tensor:
+        "The (T, d_in) mask that zeroes the query's label slot, made once per length, device and dtype."
+        if torch.compiler.is_compiling(): cache = {}                                    # compiled: a constant of the graph
+        else: cache = self.__dict__.setdefault('_keeps', {})                            # a plain dict: not saved with the weights
+        key = (T, like.device, like.dtype)
+        if key not in cache:
+            keep = torch.ones(T, self.d_in, dtype=like.dtype, device=like.device)      # (T, d_in)
+            keep[-1, -self.d_out:] = 0
+            cache[key] = keep
+        return cache[key]
 
 # %% ../nbs/03_model.ipynb #a75252b0
 def n_params(model: nn.Module) -> int:

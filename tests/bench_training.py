@@ -1,8 +1,12 @@
 """Benchmark (not a test): training steps/s of every attention family, and what small models learn against GD.
 
-    .venv/bin/python tests/bench_training.py            # both parts
-    .venv/bin/python tests/bench_training.py speed      # steps/s only
-    .venv/bin/python tests/bench_training.py quick      # step time of every family against softmax at the quick size
+    .venv/bin/python tests/bench_training.py                 # speed and learning
+    .venv/bin/python tests/bench_training.py speed           # steps/s only
+    .venv/bin/python tests/bench_training.py compile quick   # eager vs compiled steps/s of every family (quick, paper, or both)
+    .venv/bin/python tests/bench_training.py stacked paper   # 3 seeds trained stacked vs one at a time
+    .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
+    .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
+    .venv/bin/python tests/bench_training.py quick           # step time of every family against softmax at the quick size
 
 Speed: d=5, 41 context points, d_model 64, 4 heads, 2 layers, batch 64, one thread, 100 steps per family, two rounds.
 Quick: the quick profile's model (d=5, d_model 32, 2 heads, 2 layers, batch 64, one thread) at 11 and 41 context points:
@@ -10,16 +14,25 @@ milliseconds of CPU time per training step (forward, backward, clipping, AdamW),
 median of 6; CPU time of the one thread rather than wall time, so that other work on a shared machine counts less.
 Learning: d=5, n=41, 1500 steps; a 1-layer identity-map linear attention (no MLP, no LayerNorm) and a 2-layer softmax
 model, scored on 1000 evaluation tasks next to one-step GD and least squares, with their alignment to both.
+compile / stacked: `icl_study.efficiency.family_rates` at the quick profile's base size (d=5, n=11, width 32, 2 heads,
+2 layers, batch 64) and the paper profile's (d=20, n=41, width 64, 4 heads, 8 layers, batch 64), every family with
+the profile's options, one thread. The clock is this thread's CPU time (BENCH_CLOCK=wall for wall time): on a busy
+shared machine it is much steadier. Compiles use the Inductor cache in .cache/inductor (cold on a first run).
 """
-import statistics, sys, time
+import os, statistics, sys, time
+from pathlib import Path
+os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(Path(__file__).resolve().parent.parent / '.cache' / 'inductor'))
 import pandas as pd, torch
 from icl_study.config import RunConfig, TaskConfig, ModelConfig, TrainConfig, EvalConfig
 from icl_study.train import train
 from icl_study.tasks import eval_tasks
 from icl_study.evaluate import alignment_rows, model_predictor, baseline_predictions, error_rows
+from icl_study.efficiency import family_rates, gpt2_benchmark, top_ops
 
 OPTIONS = {'softmax': {}, 'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'linear': {}, 'lowrank': {'rank_frac': 0.5}, 'gated': {},
            'deltanet': {}, 'gated_deltanet': {}, 'mamba2': {}, 'hybrid': {}}
+CLOCK = os.environ.get('BENCH_CLOCK', 'cpu')
+pd.set_option('display.width', 200)
 
 def speed(rounds=2, steps=100):
     task = TaskConfig(d=5, n_points=41)
@@ -61,9 +74,30 @@ def learning(steps=1500):
     base = error_rows(baseline_predictions(t, task, ('gd_1step', 'least_squares')), t, task, ev)
     print({r['predictor']: round(r['value'], 4) for r in base if r['metric'] == 'nmse'})
 
+def rates(kinds, profiles, steps):
+    for p in profiles:
+        print(f"--- {p} size, {CLOCK} clock, steps/s per run (gain over eager); first_s = first 3 steps incl. compile", flush=True)
+        df = family_rates(p, kinds, steps=steps[p], repeats=3, warmup=3, clock=CLOCK, progress=True)
+        print(df.pivot(index='family', columns='kind', values='run_steps_per_s').round(2).to_string())
+        print(df.pivot(index='family', columns='kind', values='gain').round(2).to_string(), flush=True)
+
 if __name__ == '__main__':
     torch.set_num_threads(1)
-    what = sys.argv[1:] or ['speed', 'learning']
-    if 'speed' in what: speed()
-    if 'quick' in what: quick()
-    if 'learning' in what: learning()
+    what, rest = (sys.argv[1:2] or ['speed+learning'])[0], sys.argv[2:]
+    profiles = [p for p in ('quick', 'paper') if not rest or p in rest]
+    if what in ('speed', 'speed+learning'): speed()
+    if what in ('learning', 'speed+learning'): learning()
+    if what == 'quick': quick()
+    if what == 'compile': rates(('eager', 'compiled'), profiles, {'quick': 20, 'paper': 4})
+    if what == 'stacked': rates(('eager', 'stacked'), profiles, {'quick': 20, 'paper': 4})
+    if what == 'gpt2':
+        r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
+        print(r[['model', 'params', 'steps_per_s', 'steps_per_s_max', 'speedup_vs_gpt2']].round(3).to_string(index=False))
+    if what == 'profile':
+        from icl_study.efficiency import bench_config
+        from icl_study.train import Trainee, step_losses, step_update
+        from icl_study.tasks import TaskStream
+        cfg = bench_config('softmax', 'paper', **{'train.compile': 'off'})
+        tr, st = Trainee(cfg), [TaskStream(cfg)]
+        one = lambda: step_update(tr, step_losses(tr, st, cfg.train, 0), cfg.train)
+        print(top_ops(torch.enable_grad()(one), k=15).round(3).to_string(index=False))

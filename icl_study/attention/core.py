@@ -124,6 +124,9 @@ class Attention(nn.Module):
                   d_model: int, n_heads: int, causal: bool = True, max_len: int|None = None, **options):
         "The attention of a model's layer `layer`: this family (a composite family builds that layer's own family)."
         return cls(d_model, n_heads, causal, max_len, **options)
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        "The last token's output only, (B, T, D) -> (B, 1, D); a family may compute it more cheaply."
+        return self(x)[:, -1:]
     def extra_repr(self) -> str:
         return f"{self.family}, d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, {self.options}"
 

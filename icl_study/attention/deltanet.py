@@ -153,9 +153,8 @@ class DeltaNet(ChunkedRecurrence):
         super().__init__(d_model, n_heads, causal, max_len, **options)
         self.beta = nn.Linear(d_model, n_heads, bias=True)                     # the step size, per head
     def project(self, x):
-        qk = self.heads(F.linear(x, torch.cat([self.q.weight, self.k.weight])))  # (B, 2H, T, Dh) queries and keys in one product
-        if self.qk_norm: qk = unit(qk)
-        q, k = qk.split(self.n_heads, 1)                                      # (B, H, T, Dh) each
+        q, k = self.heads(self.q(x)), self.heads(self.k(x))                   # (B, H, T, Dh) each, through the modules (stackable)
+        if self.qk_norm: q, k = unit(q), unit(k)
         return q, k, self.heads(self.v(x)), torch.sigmoid(self.beta(x)).transpose(1, 2)  # ..., beta: (B, H, T)
     def scan(self, q, k, v, beta, S=None, carry=False):
         return chunk_scan(q, k, v, beta, None, self.chunk, S, carry)

@@ -10,9 +10,11 @@ import torch.nn.functional as F
 from .core import Attention, register_attention, causal_mask, masked_softmax
 
 # %% auto #0
-__all__ = ['SoftmaxAttention']
+__all__ = ['CPU_MATMUL_TOKENS', 'SoftmaxAttention']
 
 # %% ../../nbs/02a_softmax.ipynb #72de36d5
+CPU_MATMUL_TOKENS = (17, 48)  # on the CPU, prompts of this many tokens are mixed by batched matmuls, not the flash kernel
+
 @register_attention('softmax')
 class SoftmaxAttention(Attention):
     "Multi-head softmax attention: softmax(q k^T / sqrt(Dh)) v over the visible keys."
@@ -28,6 +30,22 @@ class SoftmaxAttention(Attention):
         q, k = self.project(x)[:2]
         return self.probs(q, k)
     def mix(self, q, k, v):
-        return F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)   # (B, H, T, Dh)
+        B, H, T, Dh = q.shape
+        if q.device.type != 'cpu' or not CPU_MATMUL_TOKENS[0] <= T <= CPU_MATMUL_TOKENS[1]:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)   # (B, H, T, Dh)
+        s = torch.baddbmm(self._bias(T, q), q.reshape(B * H, T, Dh), k.reshape(B * H, T, Dh).transpose(1, 2), alpha=Dh ** -0.5)  # (B*H, T, T)
+        return torch.bmm(s.softmax(-1), v.reshape(B * H, T, Dh)).view(B, H, T, Dh)  # (B, H, T, Dh)
+    def last(self, x: torch.Tensor) -> torch.Tensor:
+        "The last token's output (B, 1, D): its query alone attends to every key."
+        if type(self).mix is not SoftmaxAttention.mix: return super().last(x)  # a subclass that mixes otherwise (sparse)
+        q, k, v = self.project(x)                                             # (B, H, T, Dh)
+        return self.out(F.scaled_dot_product_attention(q[:, :, -1:], k, v))  # (B, 1, D)
+    def _bias(self, t: int, like: torch.Tensor) -> torch.Tensor:
+        "Additive (T, T) mask: 0 where the key is visible, -inf elsewhere; made once per length, device and dtype."
+        cache = {} if torch.compiler.is_compiling() else self.__dict__.setdefault('_biases', {})  # never saved with the weights
+        key = (t, like.device, like.dtype)
+        if key not in cache:
+            cache[key] = torch.zeros(t, t, dtype=like.dtype, device=like.device).masked_fill(~self.allowed(t, like.device), float('-inf'))
+        return cache[key]
     def mix_naive(self, q, k, v):
         return self.probs(q, k) @ v                                           # (B, H, T, Dh)
