@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_evaluate.ipynb #5137ad4d
 from __future__ import annotations
-import json, math
+import hashlib, json, math, shutil
+from pathlib import Path
 from dataclasses import replace
 import numpy as np, pandas as pd, torch
 from .config import TaskConfig, EvalConfig, RunConfig, train_hash
@@ -13,12 +14,14 @@ from . import baselines as B
 from .config import ModelConfig, TrainConfig
 from .model import ICLTransformer, build_model, predict
 from .train import train, eval_steps
+from .stacked import train_stacked
 
 # %% auto #0
 __all__ = ['REFERENCE', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 'aggregate_seeds', 'gd_step_for',
            'precond_for', 'baseline_hyper', 'baseline_predictions', 'closed_form_nmse', 'baseline_table',
            'model_predictor', 'sensitivities', 'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows',
-           'length_rows', 'attention_maps', 'kq_ov', 'pattern_metrics', 'samples_to', 'run_cells', 'run_cell']
+           'length_rows', 'attention_maps', 'kq_ov', 'pattern_metrics', 'samples_to', 'group_key', 'training_dir',
+           'run_cells', 'run_cell']
 
 # %% ../nbs/06_evaluate.ipynb #608efcb3
 def bootstrap_ci(x,  # per-task values (N,)
@@ -283,19 +286,25 @@ def samples_to(steps,  # evaluated steps, increasing, starting at 0
 # %% ../nbs/06_evaluate.ipynb #982db13e
 ALIGN_REFS = ('gd_1step', 'least_squares')  # references of the alignment metrics in sweeps
 
-def _trained(cfgs: list[RunConfig], progress: bool):
-    "Train the group's model once: (status, extra metrics, weights at every evaluated step, a model to load them into)."
-    base = cfgs[0]
-    steps = sorted(set().union(*(eval_steps(c.train) for c in cfgs)))
-    snaps = {}
-    keep = lambda step, model: snaps.__setitem__(step, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-    if base.train.steps == 0:
-        model = build_model(base); keep(0, model)
-        return 'ok', {}, snaps, model
-    res = train(replace(base, train=replace(base.train, eval_at=tuple(steps))), callback=keep, progress=progress)
-    extra = {'steps_per_s': res.steps_per_s, 'train_wall_s': res.wall_s}
-    if res.diverged_at is not None: extra['diverged_at'] = res.diverged_at
-    return res.status, extra, snaps, res.model.cpu()
+def _trained(cfgs: list[RunConfig], progress: bool, checkpoint_dir=None) -> dict:
+    "Train the group's model once per seed (seeds stacked): seed -> (status, extra metrics, weights at every evaluated step, a model)."
+    steps = tuple(sorted(set().union(*(eval_steps(c.train) for c in cfgs))))
+    base = {c.seed: replace(c, train=replace(c.train, eval_at=steps)) for c in cfgs}     # one run per seed
+    seeds, out = sorted(base), {}
+    snaps = {s: {} for s in seeds}
+    keeper = lambda s: lambda step, model: snaps[s].__setitem__(step, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+    if base[seeds[0]].train.steps == 0:
+        for s in seeds:
+            model = build_model(base[s]); keeper(s)(0, model); out[s] = ('ok', {}, snaps[s], model)
+        return out
+    if len(seeds) > 1: res = train_stacked([base[s] for s in seeds], [keeper(s) for s in seeds], progress, checkpoint_dir=checkpoint_dir)
+    else: res = [train(base[seeds[0]], keeper(seeds[0]), progress, checkpoint_dir=checkpoint_dir)]
+    if checkpoint_dir is not None: shutil.rmtree(checkpoint_dir, ignore_errors=True)  # trained: nothing left to resume
+    for s, r in zip(seeds, res):
+        extra = {'steps_per_s': r.steps_per_s, 'train_wall_s': r.wall_s}
+        if r.diverged_at is not None: extra['diverged_at'] = r.diverged_at
+        out[s] = (r.status, extra, snaps[s], r.model.cpu())
+    return out
 
 def _final_rows(model, cfg: RunConfig, step: int) -> list[dict]:
     "The extras a cell asks for, on its final model: longer prompts, shifted tasks, weight patterns."
@@ -330,15 +339,25 @@ def _score(cfg: RunConfig, snaps: dict, model, status: str, extra: dict, align_t
     df['status'] = status
     return df
 
-def run_cells(cfgs: list[RunConfig],  # configs with the same `train_hash`
+def group_key(cfg: RunConfig) -> str:
+    "What a group of cells shares: the training, up to the seed (seeds are trained together, stacked)."
+    return train_hash(replace(cfg, seed=0))
+
+def training_dir(root, cfgs: list[RunConfig]) -> Path:
+    "The checkpoint folder of a group's training under `root`: named by its runs, so another group never resumes it."
+    return Path(root) / hashlib.sha256(' '.join(sorted({train_hash(c) for c in cfgs})).encode()).hexdigest()[:12]
+
+def run_cells(cfgs: list[RunConfig],  # configs with the same `group_key`: the same training, up to the seed
               progress: bool = False,  # show the training progress bar
               align_tasks: int = 200,  # evaluation tasks used for the (autograd) alignment metrics
+              checkpoint_dir=None,  # folder whose sub-folder per training checkpoints it and resumes it (None: no checkpoints)
              ) -> list:
-    "Train once, evaluate every config: per config its tidy rows (a DataFrame) or the exception its evaluation raised."
-    if len({train_hash(c) for c in cfgs}) != 1: raise ValueError("run_cells: the configs must share their training (train_hash)")
-    status, extra, snaps, model = _trained(cfgs, progress)
+    "Train once per seed (several seeds stacked), evaluate every config: per config its tidy rows, or the exception its evaluation raised."
+    if len({group_key(c) for c in cfgs}) != 1: raise ValueError("run_cells: the configs must share their training up to the seed (group_key)")
+    trained = _trained(cfgs, progress, None if checkpoint_dir is None else training_dir(checkpoint_dir, cfgs))
     out = []
     for cfg in cfgs:
+        status, extra, snaps, model = trained[cfg.seed]
         try: out.append(_score(cfg, snaps, model, status, extra, align_tasks))
         except Exception as e: out.append(e)
     return out

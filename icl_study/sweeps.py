@@ -4,19 +4,19 @@
 
 # %% ../nbs/08_sweeps.ipynb #7cc3701b
 from __future__ import annotations
-import json, math, os, socket, sys, time, traceback, warnings, zlib
-from dataclasses import dataclass, field
+import json, math, os, shutil, socket, sys, time, traceback, warnings, zlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import pandas as pd
 from .progress import progress_bar
 from .config import RunConfig, ConfigError, override, to_dict, config_hash, train_hash, atomic_write
 
 # %% auto #0
-__all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'REQUIRED', 'LEAD', 'EXECUTORS', 'Variant', 'Sweep', 'get_sweep',
-           'get_profile', 'families', 'family_options', 'sweep_variants', 'Cell', 'sweep_cells', 'describe_sweeps',
-           'toy_runner', 'clean_temp', 'failed_record', 'compute_group', 'compute_cell', 'cell_path', 'write_cell',
-           'read_cell', 'flat_config', 'results_table', 'available_cpus', 'run_local', 'run_ray', 'default_runner',
-           'groups_of', 'run_study', 'run_sweep', 'load_results']
+__all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'STACK_CPU_TOKENS', 'REQUIRED', 'LEAD', 'EXECUTORS', 'Variant', 'Sweep',
+           'get_sweep', 'get_profile', 'families', 'family_options', 'sweep_variants', 'Cell', 'sweep_cells', 'stacks',
+           'groups_of', 'describe_sweeps', 'toy_runner', 'clean_temp', 'failed_record', 'compute_group', 'compute_cell',
+           'cell_path', 'write_cell', 'read_cell', 'flat_config', 'results_table', 'available_cpus', 'run_local',
+           'run_ray', 'default_runner', 'run_study', 'run_sweep', 'load_results']
 
 # %% ../nbs/08_sweeps.ipynb #03d232e1
 @dataclass(frozen=True)
@@ -186,6 +186,27 @@ def sweep_cells(name: str,  # sweep name (see `SWEEPS`)
                 cells.append(Cell(name, var.label, values, _config(base + [fields])))
     return cells
 
+# %% ../nbs/08_sweeps.ipynb #f9f7eb02
+def _cost(cfg: RunConfig) -> float:
+    "A rough relative cost of a cell, to start the longest groups first."
+    return (cfg.train.steps + 50) * cfg.model.num_layers * (cfg.task.n_points + 1) * cfg.model.d_model
+
+STACK_CPU_TOKENS = 24  # on a CPU, seeds are stacked only for prompts this short (measured: 1.3-1.9x at 11 tokens, ~1.05x at 41)
+
+def stacks(cfg: RunConfig, stack='auto') -> bool:
+    "Are the seeds of this cell trained together in one set of batched kernels? 'auto': on a GPU always, on a CPU for short prompts."
+    if stack != 'auto': return bool(stack)
+    return cfg.train.device.startswith('cuda') or cfg.task.n_points + 1 <= STACK_CPU_TOKENS
+
+def groups_of(cells: list[Cell],  # the cells to compute
+              stack='auto',  # train the seeds of a cell together: True, False or 'auto' (see `stacks`)
+             ) -> list[list[Cell]]:
+    "Cells with the same training (up to the seed, where seeds stack) in one group each, configs once each, the most expensive first."
+    groups = {}
+    for c in {c.key: c for c in cells}.values():
+        groups.setdefault(train_hash(replace(c.cfg, seed=0)) + ('' if stacks(c.cfg, stack) else f'-{c.cfg.seed}'), []).append(c)
+    return sorted(groups.values(), key=lambda g: -_cost(g[0].cfg) * len({c.cfg.seed for c in g}))
+
 # %% ../nbs/08_sweeps.ipynb #3ed73348
 def _grid_text(grid, key: str) -> tuple:
     return tuple(v[key] if isinstance(v, dict) else v for v in grid)
@@ -266,6 +287,7 @@ def _done(cell: Cell, out, t0: float) -> dict:
 def compute_group(cells: list[Cell],  # cells that share their training (one cell is a group too)
                   runner,  # cfg -> rows, or (marked `groups`) [cfg] -> [rows or exception]
                   threads: int|None = None,  # torch threads (None: leave as is)
+                  checkpoint_dir=None,  # where a group runner that takes `checkpoint_dir` checkpoints its training
                  ) -> list[dict]:
     "Run one group of cells; one record per cell: config, status and rows, or status 'failed' with the error."
     t0 = time.time()
@@ -279,7 +301,9 @@ def compute_group(cells: list[Cell],  # cells that share their training (one cel
             try: recs.append(_done(c, runner(c.cfg), t1))
             except Exception as e: recs.append(failed_record(c, e, t1))
         return recs
-    try: outs = runner([c.cfg for c in cells])
+    import inspect
+    kw = {'checkpoint_dir': checkpoint_dir} if checkpoint_dir is not None and 'checkpoint_dir' in inspect.signature(runner).parameters else {}
+    try: outs = runner([c.cfg for c in cells], **kw)
     except Exception as e: return [failed_record(c, e, t0) for c in cells]
     return [_done(c, o, t0) for c, o in zip(cells, outs)]
 
@@ -341,14 +365,11 @@ def available_cpus() -> int:
     "CPU cores this process may run on."
     return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
-def _cost(cfg: RunConfig) -> float:
-    "A rough relative cost of a cell, to start the longest groups first."
-    return (cfg.train.steps + 50) * cfg.model.num_layers * (cfg.task.n_points + 1) * cfg.model.d_model
-
 def run_local(groups: list[list[Cell]], runner, save,
               threads: int|None = None,  # torch threads per group (default: all cores, or cores / workers)
               progress: bool = True,  # progress bar over cells
               workers: int = 1,  # processes computing groups at once (1: in this process)
+              checkpoint_dir=None,  # where group runners checkpoint their training (None: no checkpoints)
              ):
     "Compute `groups` in this process, or in a pool of `workers` processes; pass each record to `save` as it finishes."
     bar = progress_bar(total=sum(map(len, groups)), desc='cells', enabled=progress, unit='cell')
@@ -357,7 +378,7 @@ def run_local(groups: list[list[Cell]], runner, save,
         from concurrent.futures import ProcessPoolExecutor, as_completed
         per = threads or max(1, available_cpus() // workers)
         with ProcessPoolExecutor(min(workers, len(groups)), mp_context=mp.get_context('spawn')) as pool:
-            futs = {pool.submit(compute_group, g, runner, per): g for g in groups}
+            futs = {pool.submit(compute_group, g, runner, per, checkpoint_dir): g for g in groups}
             for f in as_completed(futs):
                 try: recs = f.result()
                 except Exception as e: recs = [failed_record(c, e) for c in futs[f]]  # the worker process died
@@ -370,7 +391,7 @@ def run_local(groups: list[list[Cell]], runner, save,
     torch.set_num_threads(threads or available_cpus())
     try:
         for g in groups:
-            for r in compute_group(g, runner): save(r)
+            for r in compute_group(g, runner, None, checkpoint_dir): save(r)
             bar.update(len(g))
     finally: torch.set_num_threads(before); bar.close()
 
@@ -391,14 +412,15 @@ def _ray_init(address: str|None):
     return ray
 
 def run_ray(groups: list[list[Cell]], runner, save, address: str|None = None,  # 'host:port' of a running cluster
-            cpus_per_cell: int = 1, gpus_per_cell: float = 0, progress: bool = True):
+            cpus_per_cell: int = 1, gpus_per_cell: float = 0, progress: bool = True,
+            checkpoint_dir=None):  # where group runners checkpoint their training (a path the workers can reach)
     "Compute `groups` as Ray tasks; the driver passes each record to `save` as its task finishes."
     ray = sys.modules.get('ray')
     owned = ray is None or not ray.is_initialized()  # connect (and disconnect afterwards) unless the caller did
     if owned: ray = _ray_init(address)
     try:
         task = ray.remote(compute_group).options(num_cpus=cpus_per_cell, num_gpus=gpus_per_cell)
-        pending = {task.remote(g, runner, cpus_per_cell): g for g in groups}
+        pending = {task.remote(g, runner, cpus_per_cell, checkpoint_dir): g for g in groups}
         with progress_bar(total=sum(map(len, groups)), desc='cells', enabled=progress, unit='cell') as bar:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -419,12 +441,6 @@ def default_runner():
     from icl_study.evaluate import run_cells
     return run_cells
 
-def groups_of(cells: list[Cell]) -> list[list[Cell]]:
-    "Cells with the same training in one group each (configs once each), the most expensive groups first."
-    groups = {}
-    for c in {c.key: c for c in cells}.values(): groups.setdefault(train_hash(c.cfg), []).append(c)
-    return sorted(groups.values(), key=lambda g: -_cost(g[0].cfg))
-
 def run_study(sweeps=tuple(SWEEPS),  # sweep names (see `SWEEPS`)
               profile: str|dict = 'quick',  # profile name (see `PROFILES`) or a profile dict
               executor: str = 'local',  # 'local' or 'ray'
@@ -438,6 +454,7 @@ def run_study(sweeps=tuple(SWEEPS),  # sweep names (see `SWEEPS`)
               cpus_per_cell: int = 1,  # ray: CPUs (and torch threads) per task
               gpus_per_cell: float = 0,  # ray: GPUs per task
               progress: bool = True,  # show progress bars and the summary lines
+              stack='auto',  # train the seeds of a cell together: True, False or 'auto' (see `stacks`)
              ) -> dict:
     "Run the sweeps under `profile`, computing only the cells not in the cache, shared work once; sweep name -> results table."
     _choose('executor', executor, EXECUTORS)
@@ -453,11 +470,13 @@ def run_study(sweeps=tuple(SWEEPS),  # sweep names (see `SWEEPS`)
         else: todo[c.key] = c
     cached = set(recs)
     def save(rec): write_cell(out, rec); recs[rec['key']] = rec
+    partial = Path(out) / 'partial'                                            # trainings in progress (`06_evaluate.run_cells`)
     if todo:
         runner = runner or default_runner()
-        groups = groups_of(list(todo.values()))
-        if executor == 'local': run_local(groups, runner, save, threads, progress, workers)
-        else: run_ray(groups, runner, save, address, cpus_per_cell, gpus_per_cell, progress)
+        groups = groups_of(list(todo.values()), stack)
+        if executor == 'local': run_local(groups, runner, save, threads, progress, workers, partial)
+        else: run_ray(groups, runner, save, address, cpus_per_cell, gpus_per_cell, progress, str(partial.resolve()))
+    if all(recs[k]['status'] != 'failed' for k in recs) and partial.exists(): shutil.rmtree(partial, ignore_errors=True)
     name = profile if isinstance(profile, str) else 'custom'
     tables = {}
     for s, cs in cells.items():
@@ -478,11 +497,11 @@ def run_sweep(name: str,  # sweep name (see `SWEEPS`)
               profile: str|dict = 'quick',  # profile name (see `PROFILES`) or a profile dict
               executor: str = 'local', address: str|None = None, out: str|Path = 'runs', runner=None,
               overrides: dict|None = None, retry_failed: bool = True, threads: int|None = None, workers: int = 1,
-              cpus_per_cell: int = 1, gpus_per_cell: float = 0, progress: bool = True,
+              cpus_per_cell: int = 1, gpus_per_cell: float = 0, progress: bool = True, stack='auto',
              ) -> pd.DataFrame:
     "Run sweep `name` under `profile` (see `run_study`, whose arguments these are); its results table."
     return run_study([name], profile, executor, address, out, runner, overrides, retry_failed, threads, workers,
-                     cpus_per_cell, gpus_per_cell, progress)[name]
+                     cpus_per_cell, gpus_per_cell, progress, stack)[name]
 
 def load_results(name: str, out: str|Path = 'runs') -> pd.DataFrame:
     "The results table last written by `run_study` / `run_sweep` for sweep `name` under `out`."
