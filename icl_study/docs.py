@@ -11,8 +11,9 @@ from .config import atomic_write
 from nbconvert import MarkdownExporter
 
 # %% auto #0
-__all__ = ['SITE_CSS', 'SEARCH_JS', 'project_root', 'readme_text', 'write_readme', 'DocmentTable', 'DocsError', 'fill_show_docs',
-           'process_notebook', 'cell_options', 'cell_html', 'chapters', 'page_html', 'build_site']
+__all__ = ['FRONT_PROFILE', 'SITE_CSS', 'SEARCH_JS', 'project_root', 'readme_text', 'front_page_source', 'refresh_front_page',
+           'write_readme', 'DocmentTable', 'DocsError', 'fill_show_docs', 'process_notebook', 'cell_options',
+           'cell_html', 'chapters', 'page_html', 'build_site']
 
 # %% ../nbs/10_docs.ipynb #390567da
 def project_root(start: Path|None = None) -> Path:
@@ -28,9 +29,35 @@ def readme_text(root: Path|None = None) -> str:
     body, _ = MarkdownExporter().from_notebook_node(nbformat.read(root / 'nbs' / 'index.ipynb', as_version=4))
     return "<!-- generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file -->\n\n" + body.strip() + "\n"
 
-def write_readme(root: Path|None = None) -> Path:
-    "Regenerate README.md from nbs/index.ipynb."
+FRONT_PROFILE = 'quick'  # the profile whose reports the front page's tables show
+
+def front_page_source(root: Path|None = None, profile: str = FRONT_PROFILE) -> tuple[str, str]:
+    "The front page notebook's text as it is, and with its result tables filled in from reports/<profile>/."
+    from icl_study.claims import front_page_tables
     root = project_root(root)
+    text = (root / 'nbs' / 'index.ipynb').read_text()
+    return text, _fill_cells(text, front_page_tables(root / 'reports' / profile))
+
+def _fill_cells(text: str, tables: dict) -> str:
+    "The notebook JSON `text` with each markdown cell's tables filled in (`fill_tables`)."
+    from icl_study.claims import fill_tables
+    nb = nbformat.reads(text, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = fill_tables(c.source, tables)
+    return nbformat.writes(nb) + '\n'
+
+def refresh_front_page(root: Path|None = None, profile: str = FRONT_PROFILE) -> bool:
+    "Fill the front page's result tables in from the reports; True if the notebook changed."
+    root = project_root(root)
+    old, new = front_page_source(root, profile)
+    if nbformat.reads(old, as_version=4) == nbformat.reads(new, as_version=4): return False
+    atomic_write(root / 'nbs' / 'index.ipynb', new)
+    return True
+
+def write_readme(root: Path|None = None) -> Path:
+    "Fill the front page's result tables in from the reports, then regenerate README.md from nbs/index.ipynb."
+    root = project_root(root)
+    refresh_front_page(root)
     atomic_write(root / 'README.md', readme_text(root))
     return root / 'README.md'
 

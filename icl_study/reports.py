@@ -135,15 +135,20 @@ def _xscale(ax, xs):
         ax.xaxis.set_major_locator(FixedLocator(xs)); ax.xaxis.set_major_formatter(FixedFormatter([_tick(x) for x in xs]))
         ax.xaxis.set_minor_locator(NullLocator())
 
-def _yscale(ax, values):
-    "symlog when some values are (about) zero, log when positive values span a decade, else linear."
-    v = np.asarray(values, float); v = v[np.isfinite(v)]
-    pos = v[v > 1e-9]
-    if not len(pos): return
-    if (v <= 1e-9).any():
-        lin = max(10 ** np.floor(np.log10(pos.min())), 10 ** np.floor(np.log10(pos.max())) * 1e-3)
-        ax.set_yscale('symlog', linthresh=lin, linscale=0.4); ax.set_ylim(bottom=-.05 * lin)  # a line at 0 stays visible
-    elif pos.max() / pos.min() >= 10: ax.set_yscale('log')
+def _yscale(ax, values, margin: float = 1.6) -> float:
+    "Fit the y axis to the positive `values` (log when they span a decade); the axis' lower limit, where smaller things are drawn."
+    v = np.asarray(values, float); v = v[np.isfinite(v) & (v > 1e-9)]
+    if not len(v): return 0.
+    lo, hi = v.min(), v.max()
+    if hi / lo >= 10: ax.set_yscale('log'); lo, hi = lo / margin, hi * margin
+    else: pad = (hi - lo) * .08 or lo * .1; lo, hi = max(lo - pad, 0.), hi + pad
+    ax.set_ylim(lo, hi)
+    return lo
+
+def _floor_note(ax, names: list):
+    "Say which lines sit on the lower edge because their values are below it (least squares ≈ 0)."
+    if names: ax.annotate(f"on the lower edge (≈ 0): {', '.join(names)}", (0.01, 0.01), xycoords='axes fraction',
+                          fontsize=8, color='dimgrey', va='bottom')
 
 def _si(v: float) -> str:
     "A tick label: 0.02, 5, 300, 40k, 3M, 1.2G."
@@ -164,7 +169,9 @@ def _log_ticks(ax, axis: str = 'y'):
     if not mult: return
     ticks = [m * 10.0 ** e for e in range(e0, e1 + 1) for m in mult if lo_pos <= m * 10.0 ** e <= hi]
     if scale == 'symlog' and lo <= 0 <= hi: ticks = [0.0] + ticks
-    if len(ticks) < 2: return
+    if len(ticks) < 2:  # less than a decade: matplotlib's minor ticks, labelled plainly
+        a.set_major_formatter(FuncFormatter(lambda v, _: _si(v))); a.set_minor_formatter(FuncFormatter(lambda v, _: _si(v)))
+        return
     a.set_major_locator(FixedLocator(ticks)); a.set_major_formatter(FuncFormatter(lambda v, _: _si(v)))
     a.set_minor_locator(NullLocator())
 
@@ -186,12 +193,13 @@ def _place_labels(ax, points, fontsize: float = 9):
         ax.annotate(text, (x, y), xytext=(dx, dy), textcoords='offset points', fontsize=fontsize, color=color,
                     ha='left', va='bottom')
 
-def _family_lines(ax, c: pd.DataFrame, bands: bool = True, seeds: pd.DataFrame|None = None):
-    "One line per variant (markers at the grid values) with its confidence band, and each seed's value as a faint point."
+def _family_lines(ax, c: pd.DataFrame, bands: bool = True, seeds: pd.DataFrame|None = None, floor: float|None = None):
+    "One line per variant (markers at the grid values) with its band (cut at `floor`, the axis' lower edge), and each seed faint."
     for var, g in c.groupby('variant', observed=True):
         ax.plot(g.x, g.value, marker='o', ms=4, lw=1.8, color=_color(var), label=var, zorder=3,
                 ls='--' if beyond(var) else '-')
-        if bands: ax.fill_between(g.x, g.ci_low, g.ci_high, color=_color(var), alpha=.12, lw=0, zorder=2)
+        low = g.ci_low if floor is None else np.maximum(g.ci_low, floor)
+        if bands: ax.fill_between(g.x, low, g.ci_high, color=_color(var), alpha=.1, lw=0, zorder=2)
     if seeds is not None and len(seeds) and seeds.groupby(['variant', 'x'], observed=True).size().max() > 1:
         for var, g in seeds.groupby('variant', observed=True):
             ax.scatter(g.x, g.value, s=9, color=_color(var), alpha=.35, lw=0, zorder=2.5)
@@ -228,32 +236,46 @@ def caption(df: pd.DataFrame,  # a sweep's results table
     return ', '.join(parts + ([f"{seeds} seeds"] if seeds > 1 else []))
 
 # %% ../nbs/09_reports.ipynb #7c88ee8b
-def plot_nmse(df: pd.DataFrame,  # a sweep's results table
-              sweep: str,  # the sweep's name
-              baselines=REFERENCE,  # baselines drawn next to the variants
-              ax=None,  # axes to draw on (default: a new figure)
-             ):
-    "nMSE of every variant against the sweep's axis (mean over seeds, 95% band, each seed faint), and the baselines."
-    import matplotlib.pyplot as plt
+def _nmse_panel(ax, df: pd.DataFrame, sweep: str, m: pd.DataFrame, seeds: pd.DataFrame, b: pd.DataFrame, baselines, floor_values):
+    "One panel of `plot_nmse`: the baselines, then the variants of `m`."
     col, label = sweep_axis(sweep)
-    m, b = model_curves(df, sweep), baseline_curves(df, sweep, baselines)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(9, 4.8))
+    floor = _yscale(ax, floor_values)                                  # the same axis for every panel
+    under = []
     for name in sorted(baselines, key=lambda n: n != 'ridge'):  # ridge (wide, grey) under least squares, which it equals without noise
         for kind, ls in (('measured', '-'), ('closed form', '--')):
             g = b[(b.predictor == name) & (b.kind == kind)]
-            if len(g): ax.plot(g.x, g.value, ls=ls, lw=2.6 if name == 'ridge' else 1.4, color=BASELINE_COLORS.get(name, 'grey'), zorder=1)
-    seeds = model_curves(df, sweep, seeds=True)
-    _family_lines(ax, m, seeds=seeds)
+            if len(g) and (g.value < floor).any() and kind == 'measured': under.append(BASELINE_LABELS.get(name, name))
+            if len(g): ax.plot(g.x, np.maximum(g.value, floor), ls=ls, lw=2.6 if name == 'ridge' else 1.4,
+                               color=BASELINE_COLORS.get(name, 'grey'), zorder=1, clip_on=False)
+    _family_lines(ax, m, seeds=seeds, floor=floor)
+    _floor_note(ax, under)
     if get_sweep(sweep).condition == 'length' and 'task.n_points' in df:  # where the models were trained
         for n in df['task.n_points'].dropna().unique(): ax.axvline(n, color='grey', ls=':', lw=1, zorder=0)
-    _yscale(ax, pd.concat([m.value, m.ci_low, b.value]))
     _xscale(ax, pd.concat([m.x, b.x]))
     ax.set(xlabel=label, ylabel='nMSE of the query prediction')
-    ax.set_title(f"{sweep}: in-context error against {label}  ({caption(df, sweep)})", fontsize=11)
     ax.grid(True, which='major', alpha=.3)
     _log_ticks(ax)
+
+def plot_nmse(df: pd.DataFrame,  # a sweep's results table
+              sweep: str,  # the sweep's name
+              baselines=REFERENCE,  # baselines drawn next to the variants
+             ):
+    "nMSE of every variant against the sweep's axis (mean over seeds, 95% band, each seed faint), and the baselines; the families beyond the study documents in a second panel."
+    import matplotlib.pyplot as plt
+    col, label = sweep_axis(sweep)
+    m, b, seeds = model_curves(df, sweep), baseline_curves(df, sweep, baselines), model_curves(df, sweep, seeds=True)
+    out = [v for v in m.variant.cat.categories if beyond(v)] if len(m) else []
+    groups = [[v for v in m.variant.cat.categories if not beyond(v)], out] if out and len(out) < len(m.variant.cat.categories) else [list(m.variant.cat.categories) if len(m) else []]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups) + 2.6, 4.8), sharey=True, squeeze=False)
+    vals = pd.concat([m.value, seeds.value, b.value])
+    for ax, vs in zip(axes[0], groups):
+        keep = lambda t: t[t.variant.isin(vs)].assign(variant=lambda u: u.variant.cat.remove_unused_categories())
+        _nmse_panel(ax, df, sweep, keep(m), keep(seeds), b, baselines, vals)
+        if len(groups) > 1: ax.set_title('the study documents\' families' if vs is groups[0] else 'beyond the study documents', fontsize=10)
+    for ax in axes[0][1:]: ax.set_ylabel('')
+    fig.suptitle(f"{sweep}: in-context error against {label}  ({caption(df, sweep)})", fontsize=11)
     many = len(seeds) and seeds.groupby(['variant', 'x'], observed=True).size().max() > 1
-    _legend(ax, list(m.variant.cat.categories) if len(m) else [], [n for n in baselines if (b.predictor == n).any()], seeds=many)
+    _legend(axes[0][-1], list(m.variant.cat.categories) if len(m) else [], [n for n in baselines if (b.predictor == n).any()], seeds=many)
     fig.tight_layout()
     return fig
 
@@ -273,13 +295,15 @@ def plot_alignment(df: pd.DataFrame,  # a sweep's results table
     fig, axes = plt.subplots(rows, 2, figsize=(10.5, 3.3 * rows + .5), sharex=True, squeeze=False)
     fams = []
     for ax, (metric, ref) in zip(axes.flat, panels):
-        c = model_curves(df, sweep, metric, ref)
-        _family_lines(ax, c, seeds=model_curves(df, sweep, metric, ref, seeds=True))
-        fams = family_order(set(fams) | set(c.variant.astype(str)))
+        c, seeds = model_curves(df, sweep, metric, ref), model_curves(df, sweep, metric, ref, seeds=True)
+        floor = None
         if metric == 'sens_cos':
             ax.axhline(1, color='black', lw=.8, ls=':'); ax.axhline(0, color='grey', lw=.6)
             ax.set_ylim(-1.05, 1.1)
-        else: _yscale(ax, pd.concat([c.value, c.ci_low])); _log_ticks(ax)
+        else: floor = _yscale(ax, pd.concat([c.value, seeds.value]))
+        _family_lines(ax, c, seeds=seeds, floor=floor)
+        if metric != 'sens_cos': _log_ticks(ax)
+        fams = family_order(set(fams) | set(c.variant.astype(str)))
         _xscale(ax, c.x)
         ax.set_title(f"{ALIGN_LABELS.get(metric, metric)} vs {BASELINE_LABELS.get(ref, ref)}", fontsize=10)
         ax.grid(True, alpha=.3)
@@ -457,6 +481,8 @@ def plot_curves(df: pd.DataFrame):
             mean = h.groupby('samples').value.mean()
             ax.plot(mean.index, mean.values, color=_color(v), lw=2, label=shown(v))
         ax.set(title=f"{L} layer{'s' if L > 1 else ''}", xlabel='training samples', yscale='log')
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(4)); ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _si(v)))
         ax.grid(True, alpha=.3)
     axes[0][0].set_ylabel('evaluation nMSE'); axes[0][-1].legend(frameon=False, fontsize=9)
     fig.suptitle(f"depth: learning curves (mean over seeds, each seed faint)  ({caption(df, 'depth')})", fontsize=11)
@@ -647,13 +673,14 @@ def plot_tradeoff(df: pd.DataFrame,  # the `context` sweep's results table
             ax.errorbar(r[cost], r.nmse, yerr=[[r.nmse - r.nmse_low], [r.nmse_high - r.nmse]], fmt='s' if beyond(v) else 'o',
                         ms=7, color=_color(v), capsize=3, zorder=3)
         refs = {p: g.value.iloc[0] for p, g in b[b.x == n].groupby('predictor')}
+        ax.set_xscale('log')
+        floor = _yscale(ax, pd.concat([t.nmse, pd.Series(list(refs.values()), dtype=float)]), margin=2.5)
         for p, v in refs.items():
+            if v < floor: _floor_note(ax, [BASELINE_LABELS.get(p, p)]); continue
             ax.axhline(v, color=BASELINE_COLORS.get(p, 'grey'), lw=1, zorder=1)
             ax.annotate(BASELINE_LABELS.get(p, p), (0.01, v), xycoords=('axes fraction', 'data'), xytext=(0, 3),
                         textcoords='offset points', fontsize=8, color=BASELINE_COLORS.get(p, 'grey'))
-        ax.set_xscale('log')
-        _yscale(ax, pd.concat([t.nmse, t.nmse_low, pd.Series(list(refs.values()), dtype=float)]))
-        ax.margins(x=.25, y=.08)
+        ax.margins(x=.25)
         ax.set(title=f"context n = {n}", xlabel=f"{COST_LABELS.get(cost, cost)} of the trained model at n = {n}",
                ylabel='nMSE at n (lower is better)')
         ax.grid(True, which='major', alpha=.3)
@@ -826,7 +853,9 @@ def index_html(profile: str,  # the profile's name
                   "seeds, 95% interval), against what that same model costs on prompts of that length: its forward pass on a "
                   "batch of prompts, median of interleaved repeats on one CPU thread. Lower left is better: cheap and "
                   "accurate. Horizontal lines: least squares and one-step GD on the same prompts. Squares: families beyond "
-                  "the study documents.</p>",
+                  "the study documents. These are the short prompts the models were trained on; where one attention layer's "
+                  "cost separates the families, at thousands of tokens, is measured in <code>07_efficiency</code> "
+                  "(<code>icl-study efficiency</code>).</p>",
                   f'<img alt="cost against nMSE" src="{figure_png(plot_tradeoff(results["context"], costs, cost_ns))}">']
         parts += [f"<h3>n = {n}</h3>" + _table(tradeoff_table(results['context'], costs, n).rename(index=shown).rename_axis(None))
                   for n in cost_ns]

@@ -87,7 +87,8 @@ PROFILES = {
         grids={'steps': (0, 100, 250, 500, 1000), 'layers': (1, 2, 4), 'context': (5, 10, 20, 40),
                'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6), 'heads': _heads((1, 2, 4, 8), 8),
                'length': (10, 20, 40, 80)},
-        sweeps={'rank': {'task.n_points': 40}, 'depth': {'train.eval_at': tuple(range(0, 501, 25))}},
+        sweeps={'rank': {'task.n_points': 20}, 'depth': {'train.steps': 2000, 'train.eval_at': tuple(range(0, 2001, 100))},
+                'heads': {'train.steps': 2000}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 4}, 'lowrank': {'rank_frac': 0.5}},
         seeds=(0, 1, 2)),
     'smoke': dict(
