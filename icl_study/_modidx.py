@@ -304,6 +304,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
             'icl_study.claims': { 'icl_study.claims.Claim': ('claims.html#claim', 'icl_study/claims.py'),
                                   'icl_study.claims.Finding': ('claims.html#finding', 'icl_study/claims.py'),
                                   'icl_study.claims._degradation': ('claims.html#_degradation', 'icl_study/claims.py'),
+                                  'icl_study.claims._head': ('claims.html#_head', 'icl_study/claims.py'),
                                   'icl_study.claims._linear_best': ('claims.html#_linear_best', 'icl_study/claims.py'),
                                   'icl_study.claims._md': ('claims.html#_md', 'icl_study/claims.py'),
                                   'icl_study.claims._pm': ('claims.html#_pm', 'icl_study/claims.py'),

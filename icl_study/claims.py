@@ -424,6 +424,10 @@ def _pm(m, lo, hi) -> str:
     "'0.096 ± 0.012' (or just the number with one seed)."
     return '–' if not np.isfinite(m) else f"{m:.3g}" if not np.isfinite(hi) else f"{m:.3g} ± {(hi - lo) / 2:.2g}"
 
+def _head(sweep: str, x) -> str:
+    "A column header of the front page's results table: 'steps: 1000', 'layers: 4', 'context: n = 40', 'length: n = 80'."
+    return f"{sweep}: n = {x:g}" if sweep in ('context', 'length', 'kernels', 'context_untrained') else f"{sweep}: {x:g}"
+
 def _md(t: pd.DataFrame) -> str:
     "A small markdown table."
     head = '| ' + ' | '.join(map(str, t.columns)) + ' |\n|' + '---|' * len(t.columns)
@@ -441,21 +445,22 @@ def results_markdown(tables: dict,  # sweep name -> results table
                      columns=FRONT_COLUMNS,  # (sweep, which axis value: None = last, 'min' or 'max')
                     ) -> str:
     "Each family's nMSE (mean ± half the 95% interval across seeds) at the extremes of the study-wide sweeps, baselines below."
-    from icl_study.reports import sweep_axis, baseline_curves, AXIS_SHORT, shown
+    from icl_study.reports import baseline_curves, shown
     cols, rows = {}, {}
     for sweep, which in columns:
         if sweep not in tables: continue
         m = model_curves(tables[sweep], sweep)
         x = m.x.max() if which in (None, 'max') else m.x.min()
-        col, _ = sweep_axis(sweep)
-        head = f"{sweep}, {AXIS_SHORT.get(col, col)} = {x:g}"
+        head = _head(sweep, x)
         cols[head] = {str(v): _pm(r.value, r.ci_low, r.ci_high) for v, r in m[m.x == x].set_index('variant').iterrows()}
         b = baseline_curves(tables[sweep], sweep, ('gd_1step', 'least_squares')).query("kind == 'measured'")
-        for p, g in b[b.x == x].groupby('predictor'): cols[head][f"*{p}*"] = f"*{g.value.iloc[0]:.3g}*"
+        for p, g in b[b.x == x].groupby('predictor'):
+            v = g.value.iloc[0]
+            cols[head][f"*{p}*"] = '*≈ 0*' if abs(v) < 1e-9 else f"*{v:.3g}*"
     order = family_order([v for c in cols.values() for v in c if not v.startswith('*')])
     names = order + [k for k in ('*gd_1step*', '*least_squares*') if any(k in c for c in cols.values())]
     labels = {'*gd_1step*': '*one-step GD (scalar step)*', '*least_squares*': '*least squares*'}
-    t = pd.DataFrame([[labels.get(v, shown(v))] + [c.get(v, '') for c in cols.values()] for v in names], columns=['family', *cols])
+    t = pd.DataFrame([[labels.get(v, shown(v))] + [c.get(v, '–') for c in cols.values()] for v in names], columns=['family', *cols])
     return _md(t)
 
 def front_page_tables(folder: str|Path) -> dict:
@@ -471,5 +476,5 @@ def fill_tables(text: str, tables: dict) -> str:
     "`text` with the content between each `<!-- table:NAME -->` and `<!-- /table:NAME -->` replaced by `tables[NAME]`."
     import re
     for name, md in tables.items():
-        text = re.sub(rf'(<!-- table:{name} -->\n).*?(\n<!-- /table:{name} -->)', lambda m: m.group(1) + md + m.group(2), text, flags=re.S)
+        text = re.sub(rf'(<!-- table:{name} -->\n)(?:.*?\n)?(<!-- /table:{name} -->)', lambda m: m.group(1) + md + '\n' + m.group(2), text, flags=re.S)
     return text

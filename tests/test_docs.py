@@ -76,3 +76,11 @@ def test_executed_pages_show_outputs(tmp_path):
     page, = build_site(tmp_path, only=['00a_progress'])
     text = page.read_text()
     assert '<pre class="out stream">softmax L=8: 300/3000 steps (10%)' in text
+
+def test_front_page_tables_match_reports():
+    "The front page's result tables are what the committed quick reports say (refresh with `make readme`)."
+    import nbformat
+    from icl_study.docs import front_page_source
+    old, new = front_page_source()
+    assert '<!-- table:claims -->' in old and '<!-- table:results -->' in old
+    assert nbformat.reads(old, as_version=4) == nbformat.reads(new, as_version=4), "front page tables are stale: run `make readme`"
