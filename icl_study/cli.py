@@ -302,13 +302,14 @@ def _executor_args(a):
             _fail('--gpus-per-cell', "be ≥ 0, and a whole number above 1 (a fraction shares one GPU)", g)
 
 def cmd_sweep(a):
-    "Run one sweep (cached, resumable); writes OUT/NAME/results.csv."
-    from icl_study.sweeps import run_sweep, sweep_cells
+    "Run one sweep, or all of them in one pool (cached, resumable); writes OUT/NAME/results.csv."
+    from icl_study.sweeps import SWEEPS, run_study, sweep_cells
     _executor_args(a)
     out = _writable(a.out or f'runs/{a.profile}', '--out', folder=True)
     over = {'train.device': a.device} if a.device else None
-    sweep_cells(a.name, a.profile, over)                          # names, profile and device validated
-    run_sweep(a.name, a.profile, a.executor, a.address, out=out, workers=a.workers, overrides=over, gpus_per_cell=a.gpus_per_cell)
+    names = list(SWEEPS) if a.name == 'all' else [a.name]
+    for s in names: sweep_cells(s, a.profile, over)                # names, profile and device validated
+    run_study(names, a.profile, a.executor, a.address, out=out, workers=a.workers, overrides=over, gpus_per_cell=a.gpus_per_cell)
 
 def cmd_report(a):
     "Papermill reports of one sweep or all of them (with the claims scorecard and the index), rendered to HTML under reports/PROFILE/."
@@ -385,7 +386,7 @@ def parser() -> _Parser:
     f.add_argument('--out', default=None, help='CSV file')
     for name, fn in (('sweep', cmd_sweep), ('report', cmd_report)):
         s = sub.add_parser(name, help=fn.__doc__)
-        if name == 'sweep': s.add_argument('name', help='a sweep: ' + ' | '.join(SWEEPS))
+        if name == 'sweep': s.add_argument('name', help='a sweep (' + ' | '.join(SWEEPS) + ') or all')
         else: s.add_argument('sweep', help='a sweep (' + ' | '.join(SWEEPS) + ') or all')
         s.add_argument('--profile', default='quick', help='paper | quick | smoke')
         s.add_argument('--executor', default='local', choices=['local', 'ray'])

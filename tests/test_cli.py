@@ -284,3 +284,16 @@ def test_quiet_log_when_piped(tmp_path):
     assert '\r' not in text and log.stat().st_size < 8000, text[:500]   # ten lines, plus one per 30 s on a slow machine
     assert 10 <= len(progress) <= 80 and all(l.startswith('softmax L=1: ') for l in progress), text[:500]
     assert progress[-1].startswith('softmax L=1: 3000/3000 steps (100%)') and json.loads(last)['status'] == 'ok'
+
+def test_sweep_all_runs_every_sweep_in_one_pool(tmp_path, monkeypatch):
+    "`icl-study sweep all` computes every sweep's cells (shared ones once) and writes each sweep's results table."
+    from icl_study import sweeps
+    calls = []
+    def toy(cfg):
+        calls.append(cfg); return sweeps.toy_runner(cfg)
+    monkeypatch.setattr(sweeps, 'default_runner', lambda: toy)
+    code, out, err = run('sweep', 'all', '--profile', 'smoke', '--out', tmp_path)
+    assert code == 0, err
+    for s in sweeps.SWEEPS: assert (tmp_path / s / 'results.csv').exists(), s
+    keys = {c.key for s in sweeps.SWEEPS for c in sweeps.sweep_cells(s, 'smoke')}
+    assert len(calls) == len(keys) < sum(len(sweeps.sweep_cells(s, 'smoke')) for s in sweeps.SWEEPS)  # shared cells once
