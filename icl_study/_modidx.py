@@ -488,6 +488,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'icl_study.efficiency.peak_memory': ('efficiency.html#peak_memory', 'icl_study/efficiency.py'),
                                       'icl_study.efficiency.plot_efficiency': ( 'efficiency.html#plot_efficiency',
                                                                                 'icl_study/efficiency.py'),
+                                      'icl_study.efficiency.quiet_profiler': ('efficiency.html#quiet_profiler', 'icl_study/efficiency.py'),
                                       'icl_study.efficiency.rss_peak_mb': ('efficiency.html#rss_peak_mb', 'icl_study/efficiency.py'),
                                       'icl_study.efficiency.scaling_summary': ( 'efficiency.html#scaling_summary',
                                                                                 'icl_study/efficiency.py'),

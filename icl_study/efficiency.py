@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_efficiency.ipynb #ed1448d7
 from __future__ import annotations
-import json, math, os, statistics, subprocess, sys, time
+import contextlib, json, math, os, statistics, subprocess, sys, time
 from dataclasses import replace
 import pandas as pd
 import torch
@@ -23,8 +23,8 @@ from .stacked import StackedTrainee, can_stack
 
 # %% auto #0
 __all__ = ['VARIANTS', 'MATMUL_FLOPS', 'STEP_KINDS', 'build_attention', 'OpCounter', 'count_ops', 'softmax_flops', 'state_bytes',
-           'time_forward', 'peak_memory', 'efficiency_table', 'scaling_summary', 'plot_efficiency', 'top_ops',
-           'rss_peak_mb', 'GargModel', 'train_step_rate', 'gpt2_benchmark', 'step_rates', 'bench_config',
+           'time_forward', 'quiet_profiler', 'peak_memory', 'efficiency_table', 'scaling_summary', 'plot_efficiency',
+           'top_ops', 'rss_peak_mb', 'GargModel', 'train_step_rate', 'gpt2_benchmark', 'step_rates', 'bench_config',
            'family_rates']
 
 # %% ../nbs/07_efficiency.ipynb #368af67a
@@ -123,10 +123,21 @@ def time_forward(fns: dict,  # key -> module or callable taking x
                 t0 = time.perf_counter(); f(xs[k]); times[k].append(1e3 * (time.perf_counter() - t0))
     return times
 
+@contextlib.contextmanager
+def quiet_profiler():
+    "Silence the lines the profiler's C++ side prints to the process's stderr on every start and stop (`USDT: ... profiler_start`)."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally: os.dup2(saved, 2); os.close(saved)
+
 def peak_memory(fn,  # callable
                 *args) -> int:
     "Peak bytes allocated by PyTorch's CPU allocator during `fn(*args)` beyond what was live before (no gradients)."
-    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_profiler(), torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         out = fn(*args); del out
     evs = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == '[memory]')
     live = peak = 0
@@ -207,7 +218,7 @@ def top_ops(fn,  # callable
     "The `k` aten ops with the most self CPU time in one `fn(*args)` without gradients: calls, ms, share."
     with torch.no_grad():
         fn(*args)                                                             # warm-up
-        with profile(activities=[ProfilerActivity.CPU]) as prof: fn(*args)
+        with quiet_profiler(), profile(activities=[ProfilerActivity.CPU]) as prof: fn(*args)
     ev = [e for e in prof.key_averages() if e.key.startswith('aten::')]
     total = sum(e.self_cpu_time_total for e in ev) or 1
     rows = [dict(op=e.key, calls=e.count, self_ms=e.self_cpu_time_total / 1e3, share=e.self_cpu_time_total / total)

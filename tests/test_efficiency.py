@@ -99,3 +99,10 @@ def test_gpt2_same_size():
         assert garg(x).shape == ours(x).shape == (5, 1)
         b = garg.backbone.config
         assert (b.n_embd, b.n_layer, b.n_head, b.n_inner, b.resid_pdrop, b.attn_pdrop) == (D, L, 4, 4 * D, 0., 0.)
+
+def test_peak_memory_is_quiet():
+    "The profiler behind `peak_memory` prints nothing to stderr (its C++ side would print a line per start and stop)."
+    import subprocess, sys
+    code = "import torch; from icl_study.efficiency import peak_memory; print(peak_memory(lambda: torch.ones(100, 100) * 2))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert int(r.stdout.strip()) > 0 and 'USDT' not in r.stderr and 'profiler' not in r.stderr, r.stderr
