@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #15be7201
 from __future__ import annotations
-import argparse, json, math, os, sys
+import argparse, json, math, os, sys, tempfile
 from pathlib import Path
 from .config import ConfigError, _fail
 
@@ -86,6 +86,9 @@ def _writable(path, flag: str, folder: bool = False) -> Path:
     q = next(x for x in (target, *target.parents) if x.exists() or x == Path('.'))
     if not q.is_dir(): _fail(flag, f"be under a folder, but {q} is a file", str(path))
     if not os.access(q, os.W_OK | os.X_OK): _fail(flag, f"be writable, but {q} is not", str(path))
+    try:                                                               # permissions can pass where a file cannot be made (/proc)
+        with tempfile.TemporaryFile(dir=q): pass
+    except OSError as e: _fail(flag, f"be writable, but {q} refuses a file ({e.strerror})", str(path))
     return p
 
 # %% ../nbs/11_cli.ipynb #06aba997

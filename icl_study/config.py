@@ -232,7 +232,7 @@ def override(cfg: RunConfig,  # the config to start from
     return replace(cfg, **top, **{s: replace(getattr(cfg, s), **kv) for s, kv in parts.items()})
 
 # %% ../nbs/00_config.ipynb #aa5aa9c4
-CACHE_VERSION = 3  # bump when a code change alters what an unchanged config computes
+CACHE_VERSION = 4  # bump when a code change alters what an unchanged config computes
 NOT_HASHED = ('train.device', 'train.compile')  # fields that do not change results (beyond float rounding)
 
 def to_dict(cfg) -> dict:

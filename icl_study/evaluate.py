@@ -17,8 +17,8 @@ from .train import train, eval_steps
 from .stacked import train_stacked
 
 # %% auto #0
-__all__ = ['REFERENCE', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 'aggregate_seeds', 'gd_step_for',
-           'precond_for', 'baseline_hyper', 'baseline_predictions', 'closed_form_nmse', 'baseline_table',
+__all__ = ['REFERENCE', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 't_quantile', 'aggregate_seeds',
+           'gd_step_for', 'precond_for', 'baseline_hyper', 'baseline_predictions', 'closed_form_nmse', 'baseline_table',
            'model_predictor', 'sensitivities', 'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows',
            'length_rows', 'attention_maps', 'kq_ov', 'pattern_metrics', 'samples_to', 'group_key', 'training_dir',
            'run_cells', 'run_cell']
@@ -53,13 +53,12 @@ def error_rows(preds: dict,  # predictor name -> predictions (B, o)
     return rows
 
 # %% ../nbs/06_evaluate.ipynb #4b18f61b
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         15: 2.131, 20: 2.086, 30: 2.042}  # Student-t 97.5% quantiles by degrees of freedom
-
-def _t_quantile(dof: int, ci: float) -> float:
-    "Two-sided `ci` quantile of Student's t with `dof` degrees of freedom (tabulated at 95%, else normal)."
-    if ci != 0.95: return torch.distributions.Normal(0., 1.).icdf(torch.tensor((1 + ci) / 2)).item()
-    return next((v for k, v in sorted(_T975.items()) if dof <= k), 1.96)
+def t_quantile(dof: int,  # degrees of freedom (seeds - 1)
+               ci: float = 0.95,  # two-sided confidence level
+              ) -> float:
+    "Two-sided `ci` quantile of Student's t with `dof` degrees of freedom."
+    from scipy.stats import t
+    return float(t.ppf((1 + ci) / 2, dof))
 
 def aggregate_seeds(df: pd.DataFrame,  # tidy rows with a `seed` column
                     by: list,  # columns that identify a group (e.g. family, axis value, metric)
@@ -70,7 +69,7 @@ def aggregate_seeds(df: pd.DataFrame,  # tidy rows with a `seed` column
     def one(g):
         k, m = len(g), g.value.mean()
         if k == 1: return pd.Series(dict(value=m, ci_low=g.ci_low.iloc[0], ci_high=g.ci_high.iloc[0], n_seeds=1))
-        h = _t_quantile(k - 1, ci) * g.value.std(ddof=1) / math.sqrt(k)
+        h = t_quantile(k - 1, ci) * g.value.std(ddof=1) / math.sqrt(k)
         return pd.Series(dict(value=m, ci_low=m - h, ci_high=m + h, n_seeds=k))
     return df.groupby(by, dropna=False).apply(one, include_groups=False).reset_index()
 
@@ -257,14 +256,16 @@ def pattern_metrics(kq: torch.Tensor,  # (H, d_in, d_in) key-query products in t
                     d: int,  # input dimension (the x block is the first d coordinates)
                    ) -> dict:
     "The four weight-pattern metrics of seed 002 (see above) of one layer's KQ and OV products."
-    A, mu = kq[:, :d, :d].double(), ov[:, :, d:].double()                       # (H, d, d), (H, d_out, o)
+    A, mu, ov = kq[:, :d, :d].double(), ov[:, :, d:].double(), ov.double()     # (H, d, d), (H, d_out, o), (H, d_out, d_in)
     H, sq = A.shape[0], lambda x: x.square().flatten(1).sum(1)                 # per-head squared norms
-    out = dict(kq_diag=(A.diagonal(dim1=1, dim2=2).square().sum(1) / sq(A)).mean().item(),
-               ov_last=(sq(mu) / sq(ov.double())).mean().item(), kq_alike=math.nan, ov_zero_sum=math.nan)
+    pi = sq(ov) / sq(ov).sum()                                                 # (H,) each head's share of the OV energy
+    out = dict(kq_diag=(pi * A.diagonal(dim1=1, dim2=2).square().sum(1) / sq(A)).sum().item(),
+               ov_last=(sq(mu).sum() / sq(ov).sum()).item(), kq_alike=math.nan, ov_zero_sum=math.nan)
     if H > 1:
         a = torch.nn.functional.normalize(A.flatten(1), dim=1)                   # (H, d*d)
-        pairs = torch.triu_indices(H, H, 1)
-        out['kq_alike'] = (a @ a.T)[pairs[0], pairs[1]].abs().mean().item()
+        i, j = torch.triu_indices(H, H, 1)
+        w = pi[i] * pi[j]
+        if w.sum() > 0: out['kq_alike'] = ((a @ a.T)[i, j].abs() * w).sum().item() / w.sum().item()
         out['ov_zero_sum'] = (mu.sum(0).norm() / mu.flatten(1).norm(dim=1).sum()).item()
     return {k: out[k] for k in PATTERNS}
 

@@ -83,7 +83,8 @@ def model_curves(df: pd.DataFrame,  # a sweep's results table (`run_sweep` / `lo
     refs = m.reference.dropna().unique() if 'reference' in m else []
     if reference is not None: m = m[m.reference == reference] if len(refs) else m.iloc[:0]
     elif len(refs): raise ValueError(f"{metric} has rows per reference ({', '.join(refs)}): pass `reference`")
-    if col != 'step': m = m[m.step == m.groupby('cell').step.transform('max')]  # each cell's trained model
+    if col != 'step':                                                  # each cell's trained model: its last step, if it got there
+        m = m[m.step == m['train.steps']] if 'train.steps' in m else m[m.step == m.groupby('cell').step.transform('max')]
     m = m[np.isfinite(m.value.astype(float))]
     m = m.assign(variant=_variant(m), x=m[col].astype(float), seed=m['seed'] if 'seed' in m else 0)
     out = m[['variant', 'x', 'seed', 'value']] if seeds else aggregate_seeds(m, ['variant', 'x'])[['variant', 'x', 'value', 'ci_low', 'ci_high', 'n_seeds']]
@@ -431,9 +432,11 @@ def curve_rows(df: pd.DataFrame) -> pd.DataFrame:
     return m.assign(variant=_variant(m))[['variant', 'model.num_layers', 'seed', 'cell', 'train.batch_size', 'step', 'value']]
 
 def convergence(df: pd.DataFrame, frac: float = 0.9) -> pd.DataFrame:
-    "Per cell (variant, layers, seed) the training samples to `frac` of its final improvement (`evaluate.samples_to`)."
+    "Per cell (variant, layers, seed) that finished, the training samples to `frac` of its final improvement (`evaluate.samples_to`)."
+    ok = set(cell_status(df).loc[lambda s: s == 'ok'].index)               # a diverged run has no final improvement
+    c = curve_rows(df)
     rows = [dict(variant=v, layers=L, seed=s, value=samples_to(g.step, g.value, int(g['train.batch_size'].iloc[0]), frac))
-            for (v, L, s), g in curve_rows(df).sort_values('step').groupby(['variant', 'model.num_layers', 'seed'])]
+            for (v, L, s), g in c[c.cell.isin(ok)].sort_values('step').groupby(['variant', 'model.num_layers', 'seed'])]
     return pd.DataFrame(rows, columns=['variant', 'layers', 'seed', 'value'])
 
 def convergence_table(df: pd.DataFrame, frac: float = 0.9) -> pd.DataFrame:

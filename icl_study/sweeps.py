@@ -377,14 +377,22 @@ def run_local(groups: list[list[Cell]], runner, save,
     if workers > 1 and len(groups) > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        per = threads or max(1, available_cpus() // workers)
-        with ProcessPoolExecutor(min(workers, len(groups)), mp_context=mp.get_context('spawn')) as pool:
-            futs = {pool.submit(compute_group, g, runner, per, checkpoint_dir): g for g in groups}
-            for f in as_completed(futs):
-                try: recs = f.result()
-                except Exception as e: recs = [failed_record(c, e) for c in futs[f]]  # the worker process died
-                for r in recs: save(r)
-                bar.update(len(recs))
+        from concurrent.futures.process import BrokenProcessPool
+        per, todo = threads or max(1, available_cpus() // workers), list(groups)
+        for attempt in range(3):  # a worker that dies (out of memory, a signal) breaks the pool: the unfinished groups go again
+            broken = []
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context('spawn')) as pool:
+                futs = {pool.submit(compute_group, g, runner, per, checkpoint_dir): g for g in todo}
+                for f in as_completed(futs):
+                    try: recs = f.result()
+                    except BrokenProcessPool as e:
+                        if attempt < 2: broken.append(futs[f]); continue
+                        recs = [failed_record(c, e) for c in futs[f]]        # still dying: recorded as failed
+                    except Exception as e: recs = [failed_record(c, e) for c in futs[f]]
+                    for r in recs: save(r)
+                    bar.update(len(recs))
+            if not broken: break
+            todo = broken
         bar.close()
         return
     import torch
@@ -477,7 +485,6 @@ def run_study(sweeps=tuple(SWEEPS),  # sweep names (see `SWEEPS`)
         groups = groups_of(list(todo.values()), stack)
         if executor == 'local': run_local(groups, runner, save, threads, progress, workers, partial)
         else: run_ray(groups, runner, save, address, cpus_per_cell, gpus_per_cell, progress, str(partial.resolve()))
-    if all(recs[k]['status'] != 'failed' for k in recs) and partial.exists(): shutil.rmtree(partial, ignore_errors=True)
     name = profile if isinstance(profile, str) else 'custom'
     tables = {}
     for s, cs in cells.items():

@@ -200,3 +200,18 @@ def test_ray_cluster_matches_local(tmp_path, ray_cluster):
     ray_df = pd.read_csv(tmp_path/'ray'/sweep/'results.csv')
     local_df = run_sweep(sweep, 'smoke', out=tmp_path/'local', runner=None if real else toy_runner, progress=False)
     pd.testing.assert_frame_equal(ray_df, local_df, check_exact=not real, rtol=1e-4)
+
+
+# (e) a worker process that dies is replaced: the groups it had not finished run again --------------------------------
+def die_once(cfg):
+    "The toy runner, except that the first gqa cell kills its worker process (as the out-of-memory killer would)."
+    marker = Path(os.environ['ICL_DIE_ONCE'])
+    if cfg.model.attention == 'gqa' and not marker.exists():
+        marker.touch(); os._exit(1)
+    return toy_runner(cfg)
+
+def test_dead_worker_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv('ICL_DIE_ONCE', str(tmp_path / 'died'))
+    df = run_sweep(SWEEP, 'smoke', out=tmp_path / 'runs', runner=die_once, workers=2, progress=False)
+    assert (tmp_path / 'died').exists()                                     # a worker did die
+    assert df.attrs['summary']['failed'] == 0 and set(df.status) == {'ok'}  # and every cell still has its rows
