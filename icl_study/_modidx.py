@@ -530,6 +530,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'icl_study.evaluate.t_quantile': ('evaluate.html#t_quantile', 'icl_study/evaluate.py'),
                                     'icl_study.evaluate.training_dir': ('evaluate.html#training_dir', 'icl_study/evaluate.py')},
             'icl_study.gpucheck': { 'icl_study.gpucheck._child_env': ('gpucheck.html#_child_env', 'icl_study/gpucheck.py'),
+                                    'icl_study.gpucheck._cuda_ok': ('gpucheck.html#_cuda_ok', 'icl_study/gpucheck.py'),
                                     'icl_study.gpucheck._device_info': ('gpucheck.html#_device_info', 'icl_study/gpucheck.py'),
                                     'icl_study.gpucheck._elapsed': ('gpucheck.html#_elapsed', 'icl_study/gpucheck.py'),
                                     'icl_study.gpucheck._junit_summary': ('gpucheck.html#_junit_summary', 'icl_study/gpucheck.py'),

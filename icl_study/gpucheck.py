@@ -319,8 +319,13 @@ def report(res: dict) -> str:
     else: L.append(f"  estimate: {e.get('error', 'no figures')}")
     return '\n'.join(L)
 
+def _cuda_ok() -> bool:
+    "Can this process use a CUDA device?"
+    import torch
+    return torch.cuda.is_available()
+
 def main(argv=None):
-    "Command line: `python -m icl_study.gpucheck [--device cuda|cpu] [--out DIR] [--budget S]`."
+    "Command line: `python -m icl_study.gpucheck [--device cuda|cpu] [--out DIR] [--budget S]`; a CUDA check without a GPU stops at once."
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ['--pytest']:                                 # a child running pytest with the stand-ins
         install_shims()
@@ -337,6 +342,10 @@ def main(argv=None):
     if a.stage:
         run_stage(a.stage, a.device, a.out, a.device == 'cpu', a.seconds or 60.)
         return
+    if a.device.startswith('cuda') and not _cuda_ok():
+        import torch
+        sys.exit(f"gpu-check: --device {a.device}: no CUDA device here (torch {torch.__version__}); "
+                 "run `make gpu-check DEVICE=cpu` for the tiny mode on the CPU")
     res = gpu_check(a.device, a.out, a.budget)
     print(report(res), flush=True)
     print(f"[gpu-check] all figures in {Path(a.out or os.environ.get('GPU_CHECK_DIR') or 'gpu-check') / 'gpu-check.json'}")

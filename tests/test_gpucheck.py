@@ -26,3 +26,12 @@ def test_gpu_check_tiny_mode_without_notebook_tools(tmp_path):
     assert w['ok'] and len(w['cells']) >= 6, w
     assert res['estimate']['hours'] > 0 and res['estimate']['cells'] == len(paper_workload())
     assert 'estimate, paper profile x 3 seeds' in p.stdout
+
+def test_cuda_check_without_a_gpu_stops_at_once(tmp_path):
+    "`make gpu-check` (CUDA) on a machine without a GPU says so in one line instead of running the stages."
+    import pytest, torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a GPU')
+    p = subprocess.run([sys.executable, '-m', 'icl_study.gpucheck', '--device', 'cuda', '--out', str(tmp_path / 'out')],
+                       env={**os.environ, 'PYTHONPATH': str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and 'no CUDA device here' in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / 'out').exists()
