@@ -27,7 +27,7 @@ def test_gpu_check_tiny_mode_without_notebook_tools(tmp_path):
     assert res['estimate']['hours'] > 0 and res['estimate']['cells'] == len(paper_workload())
     assert 'estimate, paper profile x 3 seeds' in p.stdout
 
-def test_cuda_check_without_a_gpu_stops_at_once(tmp_path):
+def test_gpu_check_without_a_gpu_stops_at_once(tmp_path):
     "`make gpu-check` (CUDA) on a machine without a GPU says so in one line instead of running the stages."
     import pytest, torch
     if torch.cuda.is_available(): pytest.skip('this machine has a GPU')
