@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, fields, asdict, replace
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'MAX_SEED', 'MAX_SCALE', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED', 'ConfigError',
-           'TaskConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig', 'config_keys', 'override', 'to_dict',
-           'to_json', 'from_json', 'config_hash', 'train_hash', 'atomic_write', 'fmt_bytes', 'available_memory',
-           'check_memory', 'check_device']
+__all__ = ['IN_TEST', 'MAX_SEED', 'MAX_SCALE', 'CHECKS', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED',
+           'ConfigError', 'add_check', 'TaskConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig',
+           'config_keys', 'override', 'to_dict', 'to_json', 'from_json', 'config_hash', 'train_hash', 'atomic_write',
+           'fmt_bytes', 'available_memory', 'check_memory', 'check_device']
 
 # %% ../nbs/00_config.ipynb #c6e37a47
 IN_TEST = bool(os.environ.get('IN_TEST'))  # nbdev-test sets this: notebooks shrink their work under test
@@ -58,6 +58,7 @@ class _Config:
             if not _type_ok(v, f.type):
                 _fail(self._name(f.name), "be finite" if isinstance(v, float) and not math.isfinite(v) else f"be of type {_tname(f.type)}", v)
         self.check()
+        for f in CHECKS.get(type(self).__name__, ()): f(self)  # the checks of the layers that own this config's kinds
     def _name(self, k): return f"{self.section}.{k}" if self.section else k
     def _positive(self, *ks):
         for k in ks:
@@ -69,6 +70,19 @@ class _Config:
     def _choice(self, k, allowed):
         if getattr(self, k) not in allowed: _fail(self._name(k), f"be one of {', '.join(map(str, allowed))}", getattr(self, k))
     def check(self): pass
+
+# %% ../nbs/00_config.ipynb #c4e1a7b0
+CHECKS: dict = {}  # config class name -> checks added by the modules that own its kinds
+
+def add_check(cls: type,  # a config class: `TaskConfig`, `ModelConfig`, `EvalConfig`, ...
+              check=None,  # function of a config that raises `ConfigError` when it is not allowed (None: use as a decorator)
+             ):
+    "Have every `cls` config made from now on also pass `check`: how a registry above checks the options of its kinds."
+    if check is None: return lambda f: add_check(cls, f)
+    key = lambda f: (getattr(f, '__module__', None), getattr(f, '__qualname__', None))
+    fs = CHECKS.setdefault(cls.__name__, [])
+    fs[:] = [f for f in fs if key(f) != key(check)] + [check]  # a re-run module replaces its check, never doubles it
+    return check
 
 # %% ../nbs/00_config.ipynb #2bd9f1f1
 X_DISTS = ('isotropic', 'anisotropic', 'uniform')
@@ -117,8 +131,6 @@ class ModelConfig(_Config):
         if self.mlp_ratio < 0: _fail(self._name('mlp_ratio'), "be ≥ 0", self.mlp_ratio)
         if self.match_params is not None and self.match_params <= 0: _fail(self._name('match_params'), "be positive or None", self.match_params)
         if self.d_model % self.n_heads: _fail(self._name('d_model'), f"be divisible by n_heads={self.n_heads}", self.d_model)
-        from icl_study.attention.core import check_attention  # the registry knows each family's options
-        check_attention(self.attention, self.d_model, self.n_heads, self.causal, dict(self.attn_options), self.max_len)
 
 # %% ../nbs/00_config.ipynb #9c1e7ea6
 @dataclass(frozen=True)
@@ -156,7 +168,7 @@ class EvalConfig(_Config):
     ci: float = 0.95                # confidence level
     align: str = 'all'              # GD-alignment metrics at 'all' evaluation steps, only the 'last', or 'none'
     lengths: tuple = ()             # more context lengths (points) the final model is scored at: length generalisation
-    shifts: tuple = ()              # named task shifts (`tasks.SHIFTS`) the final model is scored on
+    shifts: tuple = ()              # named task shifts the final model is scored on (checked by `01_tasks`)
     patterns: bool = False          # also measure the key-query / output-value weight patterns of the first layer
     def check(self):
         self._positive('n_tasks', 'bootstrap')
@@ -165,9 +177,6 @@ class EvalConfig(_Config):
         self._choice('align', ALIGN)
         if any(not _type_ok(n, 'int') or n <= 0 for n in self.lengths):
             _fail(self._name('lengths'), "be positive integer context lengths", self.lengths)
-        if self.shifts:
-            from icl_study.tasks import SHIFTS  # the registry of named shifts
-            if any(s not in SHIFTS for s in self.shifts): _fail(self._name('shifts'), f"name shifts among {', '.join(SHIFTS)}", self.shifts)
 
 ALIGN = ('all', 'last', 'none')
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math, zlib
 from dataclasses import dataclass, replace
 import torch
-from .config import TaskConfig, EvalConfig, RunConfig
+from .config import TaskConfig, EvalConfig, RunConfig, add_check, _fail
 
 # %% auto #0
 __all__ = ['EVAL_CHUNK', 'SHIFTS', 'derive_seed', 'generator', 'x_covariance', 'zero_mse', 'prompt_tokens', 'Tasks', 'sample_x',
-           'labels', 'sample_tasks', 'eval_tasks', 'TaskStream', 'shifted']
+           'labels', 'sample_tasks', 'eval_tasks', 'TaskStream', 'shifted', 'check_shifts']
 
 # %% ../nbs/01_tasks.ipynb #9a4c964e
 def derive_seed(seed: int,  # the run seed
@@ -133,3 +133,11 @@ def shifted(task: TaskConfig,  # the training distribution
            ) -> TaskConfig:
     "`task` under the named shift."
     return replace(task, **SHIFTS[name])
+
+# %% ../nbs/01_tasks.ipynb #b7d2c9e0
+def check_shifts(cfg: EvalConfig):
+    "`eval.shifts` must name shifts of `SHIFTS`: the check this registry adds to `EvalConfig`."
+    if any(s not in SHIFTS for s in cfg.shifts): _fail('eval.shifts', f"name shifts among {', '.join(SHIFTS)}", cfg.shifts)
+
+# %% ../nbs/01_tasks.ipynb #b7d2c9e3
+add_check(EvalConfig, check_shifts)

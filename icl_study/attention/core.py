@@ -7,11 +7,11 @@ from __future__ import annotations
 import importlib, math, pkgutil
 import torch
 import torch.nn as nn
-from ..config import ConfigError, _fail  # one message format for every config error
+from ..config import ConfigError, ModelConfig, _fail, add_check  # one message format for every config error
 
 # %% auto #0
 __all__ = ['ATTENTIONS', 'causal_mask', 'masked_softmax', 'merge_softmax', 'Attention', 'register_attention', 'attention_names',
-           'attention_defaults', 'check_attention', 'make_attention']
+           'attention_defaults', 'check_attention', 'make_attention', 'check_model']
 
 # %% ../../nbs/02_attention.ipynb #c6619e41
 def causal_mask(t: int,  # queries
@@ -172,3 +172,11 @@ def make_attention(name: str,  # registered family
     "Validate the settings and build attention family `name` (for a model's layer `layer`, if given)."
     cls = _family(name)
     return cls(d_model, n_heads, causal, max_len, **options) if layer is None else cls.for_layer(layer, d_model, n_heads, causal, max_len, **options)
+
+# %% ../../nbs/02_attention.ipynb #d3f1a2b1
+def check_model(cfg: ModelConfig):
+    "The attention family of `cfg` checks its options: the check this registry adds to `ModelConfig`."
+    check_attention(cfg.attention, cfg.d_model, cfg.n_heads, cfg.causal, dict(cfg.attn_options), cfg.max_len)
+
+# %% ../../nbs/02_attention.ipynb #d3f1a2b3
+add_check(ModelConfig, check_model)
