@@ -286,7 +286,7 @@ def cmd_efficiency(a):
 
 def _executor_args(a):
     "Check the executor options of `sweep` and `report` (before any compute)."
-    from icl_study.sweeps import available_cpus
+    from icl_study.runs import available_cpus
     if a.workers < 1: _fail('--workers', "be at least 1", a.workers)
     if a.executor == 'local':
         if a.workers > available_cpus(): _fail('--workers', f"be at most {available_cpus()} (the CPU cores available)", a.workers)
@@ -306,7 +306,8 @@ def _executor_args(a):
 
 def cmd_sweep(a):
     "Run one sweep, or all of them in one pool (cached, resumable); writes OUT/NAME/results.csv."
-    from icl_study.sweeps import SWEEPS, run_study, sweep_cells
+    from icl_study.sweeps import SWEEPS, sweep_cells
+    from icl_study.runs import run_study
     _executor_args(a)
     out = _writable(a.out or f'runs/{a.profile}', '--out', folder=True)
     over = {'train.device': a.device} if a.device else None
@@ -317,7 +318,8 @@ def cmd_sweep(a):
 def cmd_report(a):
     "Papermill reports of one sweep or all of them (with the claims scorecard and the index), rendered to HTML under reports/PROFILE/."
     from icl_study import reports
-    from icl_study.sweeps import SWEEPS, run_study, sweep_cells
+    from icl_study.sweeps import SWEEPS, sweep_cells
+    from icl_study.runs import run_study
     _executor_args(a)
     runs = _writable(a.runs or f'runs/{a.profile}', '--runs', folder=True)
     _writable(a.out, '--out', folder=True)

@@ -287,11 +287,11 @@ def test_quiet_log_when_piped(tmp_path):
 
 def test_sweep_all_runs_every_sweep_in_one_pool(tmp_path, monkeypatch):
     "`icl-study sweep all` computes every sweep's cells (shared ones once) and writes each sweep's results table."
-    from icl_study import sweeps
+    from icl_study import runs, sweeps
     calls = []
     def toy(cfg):
         calls.append(cfg); return sweeps.toy_runner(cfg)
-    monkeypatch.setattr(sweeps, 'default_runner', lambda: toy)
+    monkeypatch.setattr(runs, 'default_runner', lambda: toy)
     code, out, err = run('sweep', 'all', '--profile', 'smoke', '--out', tmp_path)
     assert code == 0, err
     for s in sweeps.SWEEPS: assert (tmp_path / s / 'results.csv').exists(), s
