@@ -265,7 +265,8 @@ def cmd_efficiency(a):
     import pandas as pd
     from icl_study.config import atomic_write, check_memory
     import torch
-    from icl_study.efficiency import VARIANTS, build_attention, efficiency_table, scaling_summary, gpt2_benchmark
+    from icl_study.efficiency import VARIANTS, build_attention, efficiency_table, scaling_summary
+    from icl_study.speed import gpt2_benchmark
     bad = [v for v in a.variants if v not in VARIANTS]
     if bad or not a.variants: raise ConfigError(f"--variants: unknown {', '.join(map(repr, bad)) or '(none given)'}; allowed: {', '.join(VARIANTS)}")
     if a.repeats < 1: _fail('--repeats', "be at least 1", a.repeats)

@@ -62,7 +62,7 @@ def stage_tests(ctx: dict) -> dict:
     "Run the CUDA tests and the eager-against-compiled check."
     import torch
     from dataclasses import replace
-    from icl_study.efficiency import bench_config
+    from icl_study.speed import bench_config
     from icl_study.sweeps import families
     from icl_study.train import train
     res, t0 = {}, time.perf_counter()
@@ -102,7 +102,7 @@ def _records(df) -> list[dict]:
 def stage_speed(ctx: dict) -> dict:
     "The GPT-2 ratio and steps/s of every family, eager, compiled and stacked."
     import torch
-    from icl_study.efficiency import gpt2_benchmark, family_rates
+    from icl_study.speed import gpt2_benchmark, family_rates
     dev, tiny, res = ctx['device'], ctx['tiny'], {}
     cpu = torch.device(dev).type == 'cpu'
     if cpu: torch.set_num_threads(1)
