@@ -348,7 +348,7 @@ def cmd_readme(a):
 
 def cmd_docs(a):
     "Build the documentation site (every notebook, executed, with API reference, navigation and search)."
-    from icl_study.docs import build_site
+    from icl_study.site import build_site
     _writable(a.out, '--out', folder=True)
     root = _checkout()
     pages = build_site(a.out, root=root, execute=not a.no_execute)

@@ -2,7 +2,8 @@
 import importlib, inspect, json, re
 from pathlib import Path
 import pytest
-from icl_study.docs import readme_text, build_site, chapters, project_root
+from icl_study.docs import readme_text, project_root
+from icl_study.site import build_site, chapters
 
 def test_readme_matches_index():
     "README.md is exactly nbs/index.ipynb as markdown (regenerate with `make readme`)."
