@@ -656,6 +656,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'icl_study.site._toc': ('site.html#_toc', 'icl_study/site.py'),
                                 'icl_study.site.build_site': ('site.html#build_site', 'icl_study/site.py'),
                                 'icl_study.site.chapters': ('site.html#chapters', 'icl_study/site.py'),
+                                'icl_study.site.copy_mathjax': ('site.html#copy_mathjax', 'icl_study/site.py'),
+                                'icl_study.site.mathjax_dir': ('site.html#mathjax_dir', 'icl_study/site.py'),
                                 'icl_study.site.page_html': ('site.html#page_html', 'icl_study/site.py')},
             'icl_study.speed': { 'icl_study.speed.GargModel': ('speed.html#gargmodel', 'icl_study/speed.py'),
                                  'icl_study.speed.GargModel.__init__': ('speed.html#gargmodel.__init__', 'icl_study/speed.py'),
