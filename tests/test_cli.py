@@ -227,7 +227,7 @@ def test_bad_input_subprocess(argv, tmp_path):
 
 def test_large_but_valid_values_are_accepted():
     "Values that only cost time (steps, repeats), or that the run handles itself (a learning rate that diverges), pass."
-    from icl_study.cli import train_config
+    from icl_study.args import train_config
     for extra in (['--steps', HUGE], ['--lr', '1e10'], ['--max-len', HUGE], ['--seed', str(2**63 - 1)]):
         a, x = parser().parse_known_args(['train', '--variant', 'softmax', '--out', 'o', *extra])
         train_config(a, x)
