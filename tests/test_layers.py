@@ -96,7 +96,7 @@ def test_imports_parsed(tmp_path):
     g = graph()
     assert 'icl_study.config' in g['icl_study.tasks']                       # from .config import ...
     assert 'icl_study.attention.core' in g['icl_study.attention.softmax']   # from .core import ...
-    assert 'icl_study.evaluate' in g['icl_study.sweeps']                     # inside a function
+    assert 'icl_study.runs' in g['icl_study.gpucheck']                      # inside a function
 
 def test_no_import_circle():
     "No two modules of the package import each other, directly or around a circle."

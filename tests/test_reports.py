@@ -5,7 +5,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 import pytest
 from icl_study.analysis.render import render_all, render_report, ReportError
-from icl_study.sweeps import sweep_cells, write_cell, failed_record
+from icl_study.sweeps import sweep_cells
+from icl_study.runs import write_cell, failed_record
 
 SWEEPS = ('steps', 'context', 'heads', 'length')  # a one-run sweep, the cost figure's sweep, and two with sections of their own
 

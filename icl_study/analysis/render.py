@@ -202,7 +202,7 @@ def render_all(profile: str,  # one of `PROFILES`
                **kwargs,  # more `render_report` arguments
               ) -> list[Path]:
     "Compute every missing cell, render every sweep's report, the claims scorecard and OUT_DIR/<profile>/index.html; the pages, index last."
-    from icl_study.sweeps import run_study
+    from icl_study.runs import run_study
     folder, runs = Path(out_dir) / profile, Path(runs_dir or f'runs/{profile}')
     folder.mkdir(parents=True, exist_ok=True)
     run_study(sweeps, profile, executor, address, runs, workers=workers, retry_failed=retry_failed, progress=progress)

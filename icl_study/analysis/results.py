@@ -7,7 +7,8 @@ from __future__ import annotations
 import json, math, zlib
 from pathlib import Path
 import numpy as np, pandas as pd
-from ..sweeps import SWEEPS, FAMILIES, BEYOND, get_sweep, get_profile, run_study, load_results
+from ..sweeps import SWEEPS, FAMILIES, BEYOND, get_sweep, get_profile
+from ..runs import run_study, load_results
 from ..evaluate import REFERENCE, PATTERNS, aggregate_seeds, samples_to, t_quantile
 
 # %% auto #0
