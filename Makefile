@@ -33,8 +33,10 @@ test-py: $(STAMP)
 
 test: check-sync test-nbs test-py
 
+# PROFILE=faithful renders the documents' own settings (hours, resumable: its cells are kept in reports/faithful/runs).
+PROFILE ?= quick
 report: $(STAMP)
-	$(BIN)/icl-study report all --profile quick --workers $(shell nproc)
+	$(BIN)/icl-study report all --profile $(PROFILE) --workers $(shell nproc)
 
 readme: $(STAMP)
 	$(BIN)/icl-study readme

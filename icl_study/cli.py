@@ -94,24 +94,24 @@ def cmd_efficiency(a):
 
 def cmd_sweep(a):
     "Run one sweep, or all of them in one pool (cached, resumable); writes OUT/NAME/results.csv."
-    from icl_study.sweeps import SWEEPS, sweep_cells
+    from icl_study.sweeps import SWEEPS, sweep_cells, profile_sweeps, runs_folder
     from icl_study.runs import run_study
     _executor_args(a)
-    out = _writable(a.out or f'runs/{a.profile}', '--out', folder=True)
+    out = _writable(a.out or runs_folder(a.profile), '--out', folder=True)
     over = {'train.device': a.device} if a.device else None
-    names = list(SWEEPS) if a.name == 'all' else [a.name]
+    names = list(profile_sweeps(a.profile)) if a.name == 'all' else [a.name]
     for s in names: sweep_cells(s, a.profile, over)                # names, profile and device validated
     run_study(names, a.profile, a.executor, a.address, out=out, workers=a.workers, overrides=over, gpus_per_cell=a.gpus_per_cell)
 
 def cmd_report(a):
     "Papermill reports of one sweep or all of them (with the claims scorecard and the index), rendered to HTML under reports/PROFILE/."
     from icl_study.analysis import render as reports
-    from icl_study.sweeps import SWEEPS, sweep_cells
+    from icl_study.sweeps import SWEEPS, sweep_cells, profile_sweeps, runs_folder
     from icl_study.runs import run_study
     _executor_args(a)
-    runs = _writable(a.runs or f'runs/{a.profile}', '--runs', folder=True)
+    runs = _writable(a.runs or runs_folder(a.profile), '--runs', folder=True)
     _writable(a.out, '--out', folder=True)
-    names = list(SWEEPS) if a.sweep == 'all' else [a.sweep]
+    names = list(profile_sweeps(a.profile)) if a.sweep == 'all' else [a.sweep]
     for s in names: sweep_cells(s, a.profile)                      # names and profile validated before any compute
     kw = dict(executor=a.executor, address=a.address, out_dir=a.out, runs_dir=runs)
     try:
@@ -181,7 +181,7 @@ def parser() -> _Parser:
         s = sub.add_parser(name, help=fn.__doc__)
         if name == 'sweep': s.add_argument('name', help='a sweep (' + ' | '.join(SWEEPS) + ') or all')
         else: s.add_argument('sweep', help='a sweep (' + ' | '.join(SWEEPS) + ') or all')
-        s.add_argument('--profile', default='quick', help='paper | quick | smoke')
+        s.add_argument('--profile', default='quick', help='paper | quick | faithful | smoke')
         s.add_argument('--executor', default='local', choices=['local', 'ray'])
         s.add_argument('--address', default=None, help='ray cluster address host:port')
         s.add_argument('--workers', type=int, default=1, help='local: processes computing cells at once')

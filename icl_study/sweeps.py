@@ -11,8 +11,8 @@ from .config import RunConfig, ConfigError, override, config_hash, train_hash
 
 # %% auto #0
 __all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'STACK_CPU_TOKENS', 'Variant', 'Sweep', 'get_sweep', 'get_profile',
-           'families', 'family_options', 'sweep_variants', 'Cell', 'sweep_cells', 'stacks', 'groups_of',
-           'describe_sweeps', 'toy_runner']
+           'profile_sweeps', 'runs_folder', 'families', 'family_options', 'sweep_variants', 'Cell', 'sweep_cells',
+           'stacks', 'groups_of', 'describe_sweeps', 'toy_runner']
 
 # %% ../nbs/08_sweeps.ipynb #03d232e1
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Sweep:
     doc: str = '000'                           # the study document it comes from
     axis: str|None = None                      # results column on the figures' x (default: `key`)
     condition: str|None = None                 # the rows its figures read: plain rows (None) or one `condition`
+    match: str|None = None                     # resize every other variant to this family's parameter count (`model.match_params`)
 
 SWEEPS = {
     'steps': Sweep('train.eval_at', 'steps', 'training steps: one run per family, evaluated at each step of the grid',
@@ -57,6 +58,8 @@ SWEEPS = {
                    fixed={'model.num_layers': 1, 'model.mlp_ratio': 0., 'model.layer_norm': False, 'eval.patterns': True}),
     'length': Sweep('eval.lengths', 'length', 'trained at one context length, scored at 1×, 2×, 4× and 8× it', doc='002',
                     one_run=True, axis='n_points', condition='length'),
+    'params': Sweep('task.n_points', 'params', 'context points, every family resized to the softmax model\'s parameter count',
+                    match='softmax'),
 }
 FAMILIES = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')  # the study's families, in its order
 BEYOND = ('deltanet', 'gated_deltanet', 'mamba2', 'hybrid')          # families beyond the study documents, after them
@@ -71,7 +74,7 @@ PROFILES = {
         base={'task.d': 20, 'task.n_points': 41, 'model.num_layers': 8, 'train.steps': 5000, 'eval.n_tasks': 1000},
         grids={'steps': (0, 1000, 2000, 5000, 10000, 20000), 'layers': (2, 4, 8, 16, 32, 64),
                'context': (5, 10, 20, 40, 80, 120, 160, 200), 'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6),
-               'heads': _heads((1, 2, 4, 8), 32), 'length': (41, 82, 164, 328)},
+               'heads': _heads((1, 2, 4, 8), 32), 'length': (41, 82, 164, 328), 'params': (40, 160)},
         sweeps={'rank': {'task.n_points': 160},
                 'depth': {'task.d': 5, 'train.steps': 20000, 'train.eval_at': tuple(range(0, 20001, 500))}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'lowrank': {'rank_frac': 0.5}},
@@ -82,16 +85,28 @@ PROFILES = {
               'eval.n_tasks': 500, 'eval.bootstrap': 200},
         grids={'steps': (0, 100, 250, 500, 1000), 'layers': (1, 2, 4), 'context': (5, 10, 20, 40),
                'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6), 'heads': _heads((1, 2, 4, 8), 8),
-               'length': (10, 20, 40, 80)},
+               'length': (10, 20, 40, 80), 'params': (10, 40)},
         sweeps={'rank': {'task.n_points': 20}, 'depth': {'train.steps': 2000, 'train.eval_at': tuple(range(0, 2001, 100))},
                 'heads': {'train.steps': 2000}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 4}, 'lowrank': {'rank_frac': 0.5}},
-        seeds=(0, 1, 2)),
+        seeds=(0, 1, 2, 3, 4)),
+    'faithful': dict(  # the documents' own settings where a CPU runs them in hours (see "The faithful profile")
+        base={'task.d': 5, 'task.n_points': 20, 'model.d_model': 32, 'model.n_heads': 4, 'model.num_layers': 2,
+              'model.max_len': 256, 'train.steps': 5000, 'train.warmup': 500, 'eval.n_tasks': 1000, 'eval.bootstrap': 200},
+        grids={'steps': (0, 5000), 'layers': (2,), 'context': (10, 40), 'rank': (0.5, 1.0), 'depth': (1, 3, 6),
+               'heads': _heads((1, 2, 4, 8), 16), 'length': (20, 40, 80, 160), 'params': (10, 40)},
+        sweeps={'depth': {'train.steps': 25000, 'train.eval_at': tuple(range(0, 25001, 500))},
+                'heads': {'train.steps': 10000},
+                'context': {'task.d': 20}, 'context_untrained': {'task.d': 20}},
+        families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 8}, 'lowrank': {'rank_frac': 0.5}},
+        only=('depth', 'heads', 'length', 'context_untrained', 'context'),
+        runs='reports/faithful/runs',  # committed: finished cells are small JSON files, so a new machine resumes from them
+        seeds=(0, 1, 2, 3, 4)),
     'smoke': dict(
         base={'task.d': 2, 'task.n_points': 5, 'model.d_model': 16, 'model.n_heads': 2, 'model.num_layers': 2,
               'model.max_len': 16, 'train.steps': 4, 'train.batch_size': 8, 'eval.n_tasks': 32, 'eval.bootstrap': 20},
         grids={'steps': (0, 4), 'layers': (1, 2), 'context': (3, 6), 'rank': (0.5, 1.0), 'depth': (1, 2),
-               'heads': _heads((1, 2), 4), 'length': (5, 20)},
+               'heads': _heads((1, 2), 4), 'length': (5, 20), 'params': (3, 6)},
         sweeps={'rank': {'task.n_points': 6}, 'depth': {'train.eval_at': (0, 2, 4)}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 2}, 'lowrank': {'rank_frac': 0.5}},
         seeds=(0,), judge=False),
@@ -109,6 +124,14 @@ def get_sweep(name: str) -> Sweep:
 def get_profile(profile: str|dict) -> dict:
     "The profile called `profile` (a dict is returned as it is)."
     return profile if isinstance(profile, dict) else _choose('profile', profile, PROFILES)
+
+def profile_sweeps(profile: str|dict) -> tuple:
+    "The sweeps a profile runs and renders by default: its `only` entry, or every sweep."
+    return tuple(get_profile(profile).get('only', tuple(SWEEPS)))
+
+def runs_folder(profile: str) -> str:
+    "Where a profile's cells are cached: its `runs` entry, or runs/<profile> (git-ignored)."
+    return get_profile(profile).get('runs', f'runs/{profile}')
 
 # %% ../nbs/08_sweeps.ipynb #dcb317a7
 def families() -> list[str]:
@@ -180,8 +203,18 @@ def sweep_cells(name: str,  # sweep name (see `SWEEPS`)
                      'seed': seed}, overrides or {}]
             for v in ([grid] if sw.one_run else grid):
                 fields, values = _swept(sw, v)
-                cells.append(Cell(name, var.label, values, _config(base + [fields])))
+                cfg = _config(base + [fields])
+                if sw.match and var.family != sw.match: cfg = _matched(cfg, sw.match, p)
+                cells.append(Cell(name, var.label, values, cfg))
     return cells
+
+def _matched(cfg: RunConfig, family: str, profile: dict) -> RunConfig:
+    "`cfg` resized to the parameter count of the same model built with attention `family` (unchanged if its width already is the closest)."
+    from icl_study.model import count_params, token_dims, match_d_model
+    ref = replace(cfg.model, attention=family, attn_options=family_options(family, profile), match_params=None)
+    m = replace(cfg.model, match_params=count_params(ref, *token_dims(cfg)))
+    if match_d_model(m, *token_dims(cfg)).d_model == cfg.model.d_model: return cfg   # the same model: share its cells
+    return replace(cfg, model=m)
 
 # %% ../nbs/08_sweeps.ipynb #f9f7eb02
 def _cost(cfg: RunConfig) -> float:

@@ -157,7 +157,7 @@ BAD = [
     # sweep and report
     (['sweep'], 'the following arguments are required: name'),
     (['sweep', 'epochs'], 'sweep: must be one of steps, layers, context, context_untrained'),
-    (['sweep', 'steps', '--profile', 'bogus'], 'profile: must be one of paper, quick, smoke'),
+    (['sweep', 'steps', '--profile', 'bogus'], 'profile: must be one of paper, quick, faithful, smoke'),
     *[(X + ['--executor', 'bogus'], "invalid choice: 'bogus'") for X in (S, R)],
     *[(X + ['--workers', v], m) for X in (S, R) for v, m in
       (('0', '--workers: must be at least 1'), ('-1', 'must be at least 1'), (HUGE, '--workers: must be at most'), ('x', 'invalid int value'))],

@@ -121,7 +121,7 @@ def test_cache_recomputes_only_what_changed(tmp_path):
 
 def test_bad_names_list_allowed(tmp_path):
     with pytest.raises(ConfigError, match='sweep: must be one of steps, layers, context, context_untrained, rank'): _run(tmp_path, sweep='widths')
-    with pytest.raises(ConfigError, match='profile: must be one of paper, quick, smoke'): _run(tmp_path, profile='full')
+    with pytest.raises(ConfigError, match='profile: must be one of paper, quick, faithful, smoke'): _run(tmp_path, profile='full')
     with pytest.raises(ConfigError, match='executor: must be one of local, ray'): _run(tmp_path, executor='dask')
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd
 from ..sweeps import FAMILIES, get_profile
+from ..evaluate import t_quantile
 from .results import (interval, ratio_interval, fmt, per_seed, at_x, paired, mean_at, convergence,
                                         family_order, beyond)
 
@@ -17,7 +18,8 @@ from .results import (interval, ratio_interval, fmt, per_seed, at_x, paired, mea
 __all__ = ['VERDICTS', 'CLAIMS', 'NEAR', 'SOFTMAX', 'LINEAR', 'PATTERN_RULES', 'COLUMNS', 'side', 'verdict', 'Finding', 'Claim',
            'claim', 'linear_best_long', 'lowrank_rank', 'lowrank_context', 'sparse_flat', 'gated_nonmonotonic',
            'untrained', 'converges_faster', 'depth_helps', 'linear_better_deep', 'shift_small', 'softmax_robust',
-           'multihead', 'patterns', 'longer_prompts', 'scorecard', 'read_scorecard', 'verdict_counts']
+           'multihead', 'patterns', 'longer_prompts', 'seeds_to_decide', 'scorecard', 'rankings', 'under_matching',
+           'read_scorecard', 'verdict_counts']
 
 # %% ../../nbs/09a_claims.ipynb #a273141d
 VERDICTS = ('reproduced', 'contradicted', 'inconclusive')
@@ -42,6 +44,8 @@ class Finding:
     verdict: str             # 'reproduced', 'contradicted' or 'inconclusive'
     detail: str = ''         # how the verdict was reached
     part: str = ''           # which part of the claim (when a claim is judged in several parts)
+    bounds: tuple = ()       # the values of `value` at which the verdict changes (0 for a difference, 1 for a ratio, ±margin)
+    scale: str = 'linear'    # the scale its interval is symmetric on: 'linear', 'log' (a ratio), 'log1p' (a ratio minus one)
 
 @dataclass(frozen=True)
 class Claim:
@@ -88,7 +92,7 @@ def linear_best_long(results):
                    verdict(side(lo, hi) == 'below', side(lo, hi) == 'above'),
                    f"nMSE at n = {x:g}, mean over seeds: " + ', '.join(f"{v} {means[v]:.3g}" for v in family_order(means.index))
                    + f"; best linear {lin} {lin_v.mean():.3g}. Lowest of all families incl. those beyond the study documents: "
-                   f"{best_all}.")
+                   f"{best_all}.", bounds=(0,))
 
 # %% ../../nbs/09a_claims.ipynb #c7148464
 NEAR = 0.10  # "near" / "flat" / "about equal": within 10% (relative)
@@ -108,7 +112,7 @@ def lowrank_rank(results):
         figure, ok, bad = f"k = {high:g} vs the best other rank, k = {rival:g}: {fmt(100 * m, 100 * lo, 100 * hi)}% more nMSE", hi <= NEAR, lo > NEAR
         out.append(Finding(figure, m, lo, hi, verdict(ok, bad),
                            f"nMSE by k (mean over seeds): " + ', '.join(f"{k:g}: {e:.3g}" for k, e in means.items())
-                           + f"; near = within {NEAR:.0%} of the best.", part=var))
+                           + f"; near = within {NEAR:.0%} of the best.", part=var, bounds=(NEAR,), scale='log1p'))
     return out
 
 @claim('lowrank-context', '000', "Non-block low-rank attention improves with more context but stays worse than linear/kernelized attention.",
@@ -125,7 +129,7 @@ def lowrank_context(results):
     return Finding(f"change n = {x0:g} → {x1:g}: {fmt(m1, lo1, hi1)}; minus best linear ({lin}) at n = {x1:g}: {fmt(m2, lo2, hi2)} nMSE",
                    m2, lo2, hi2, verdict(ok, bad),
                    f"lowrank nMSE {lr[x0].mean():.3g} at n = {x0:g}, {lr[x1].mean():.3g} at n = {x1:g}; {lin} {lin_v.mean():.3g}. "
-                   "Reproduced when it improves and stays worse, both beyond their intervals.")
+                   "Reproduced when it improves and stays worse, both beyond their intervals.", bounds=(0,))
 
 @claim('sparse-flat', '000', "Sparse attention stays flat as context grows.", "no number given", ('context',))
 def sparse_flat(results):
@@ -137,7 +141,7 @@ def sparse_flat(results):
     return Finding(f"nMSE change n = {x0:g} → {x1:g}: {fmt(100 * m, 100 * lo, 100 * hi)}%", m, lo, hi,
                    verdict(lo >= -NEAR and hi <= NEAR, hi < -NEAR or lo > NEAR),
                    "sparse nMSE by n: " + ', '.join(f"{k:g}: {e:.3g}" for k, e in curve.items())
-                   + f"; flat = the change stays within ±{NEAR:.0%}.")
+                   + f"; flat = the change stays within ±{NEAR:.0%}.", bounds=(-NEAR, NEAR), scale='log1p')
 
 @claim('gated-nonmonotonic', '000', "Gated attention (GLA) is non-monotonic in context length.", "no number given", ('context',))
 def gated_nonmonotonic(results):
@@ -151,7 +155,7 @@ def gated_nonmonotonic(results):
     return Finding(f"largest rise between neighbouring n ({worst[0]:g} → {worst[1]:g}): {fmt(*worst[2:])} nMSE", *worst[2:],
                    verdict(bool(ups), len(downs) == len(steps)),
                    "gated nMSE by n: " + ', '.join(f"{k:g}: {g[k].mean():.3g}" for k in xs)
-                   + ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it.")
+                   + ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it.", bounds=(0,))
 
 @claim('untrained-no-icl', '000', "Untrained models do not learn in context.", "no number given", ('context_untrained',))
 def untrained(results):
@@ -169,7 +173,7 @@ def untrained(results):
                    f"Learning in context means the error falls as examples are added; an untrained model's does not. "
                    f"Reproduced when every variant's fall (paired by seed: the same untrained model at both lengths) stays "
                    f"below {NEAR:g} of the zero predictor's error, contradicted when one exceeds it. nMSE at n = {x1:g}: "
-                   + ', '.join(f"{v} {m:.3g}" for v, m in low.items()) + '.')
+                   + ', '.join(f"{v} {m:.3g}" for v, m in low.items()) + '.', bounds=(NEAR,))
 
 # %% ../../nbs/09a_claims.ipynb #f66bafa5
 SOFTMAX, LINEAR = 'softmax', 'linear-relu2'  # the two variants of seed 001's depth sweep
@@ -188,7 +192,7 @@ def converges_faster(results):
     return Finding(f"samples to 90% of the final improvement, softmax / linear: {fmt(m, lo, hi)}×", m, lo, hi,
                    verdict(side(lo, hi, 1) == 'above', side(lo, hi, 1) == 'below'),
                    "per depth (mean over seeds): " + ', '.join(f"{L} layers {r:.3g}×" for L, r in by.items())
-                   + "; > 1 means linear attention needs fewer samples.")
+                   + "; > 1 means linear attention needs fewer samples.", bounds=(1,), scale='log')
 
 @claim('depth-helps-both', '001', "Going from 1 to 6 layers improves both softmax and linear attention.",
        "1 layer struggles; 6 layers: test loss 0.0302 (linear), 0.0365 (softmax)", ('depth',))
@@ -201,7 +205,8 @@ def depth_helps(results):
         m, lo, hi = ratio_interval(paired(g[x1], g[x0], np.divide))
         out.append(Finding(f"nMSE at {x1:g} layers / at {x0:g}: {fmt(m, lo, hi)}", m, lo, hi,
                            verdict(side(lo, hi, 1) == 'below', side(lo, hi, 1) == 'above'),
-                           f"{var}: nMSE {g[x0].mean():.3g} at {x0:g} layer(s), {g[x1].mean():.3g} at {x1:g}.", part=var))
+                           f"{var}: nMSE {g[x0].mean():.3g} at {x0:g} layer(s), {g[x1].mean():.3g} at {x1:g}.", part=var,
+                           bounds=(1,), scale='log'))
     return out
 
 @claim('linear-better-deep', '001', "At 6 layers linear attention is slightly better than softmax attention.",
@@ -212,7 +217,8 @@ def linear_better_deep(results):
     m, lo, hi = ratio_interval(paired(at_x(s, x)[LINEAR], at_x(s, x)[SOFTMAX], np.divide))
     return Finding(f"nMSE linear / softmax at {x:g} layers: {fmt(m, lo, hi)} (document: 0.83)", m, lo, hi,
                    verdict(side(lo, hi, 1) == 'below', side(lo, hi, 1) == 'above'),
-                   f"linear {at_x(s, x)[LINEAR].mean():.3g}, softmax {at_x(s, x)[SOFTMAX].mean():.3g} (means over seeds).")
+                   f"linear {at_x(s, x)[LINEAR].mean():.3g}, softmax {at_x(s, x)[SOFTMAX].mean():.3g} (means over seeds).",
+                   bounds=(1,), scale='log')
 
 def _degradation(results) -> pd.DataFrame:
     "Per variant, depth and seed: the nMSE under the anisotropic shift over the in-distribution nMSE."
@@ -229,7 +235,7 @@ def shift_small(results):
     return Finding(f"largest degradation ({worst[0]}, {worst[1]} layers): {fmt(*worst[2:])}× the in-distribution nMSE",
                    *worst[2:], verdict(all(r[4] < 1 + NEAR for r in rows), any(r[3] > 1 + NEAR for r in rows)),
                    "degradation by variant and depth: " + ', '.join(f"{v} {L}: {m:.3g}" for v, L, m, *_ in rows)
-                   + f"; reproduced when every one stays below {1 + NEAR:g}, contradicted when one is above it.")
+                   + f"; reproduced when every one stays below {1 + NEAR:g}, contradicted when one is above it.", bounds=(1 + NEAR,))
 
 @claim('softmax-more-robust', '001', "Softmax attention is slightly more robust to the anisotropic shift than linear attention.",
        "softmax keeps a slight edge, particularly at shallower depths", ('depth',))
@@ -238,7 +244,7 @@ def softmax_robust(results):
     (m, lo, hi), by = _ratio_over_depths(dg)
     return Finding(f"degradation softmax / linear: {fmt(m, lo, hi)}", m, lo, hi,
                    verdict(side(lo, hi, 1) == 'below', side(lo, hi, 1) == 'above'),
-                   "per depth: " + ', '.join(f"{L} layers {r:.3g}" for L, r in by.items()) + "; < 1 means softmax degrades less.")
+                   "per depth: " + ', '.join(f"{L} layers {r:.3g}" for L, r in by.items()) + "; < 1 means softmax degrades less.", bounds=(1,), scale='log')
 
 # %% ../../nbs/09a_claims.ipynb #f7d82009
 PATTERN_RULES = {'kq_diag': ('≥', 0.8), 'kq_alike': ('≥', 0.8), 'ov_last': ('≥', 0.8), 'ov_zero_sum': ('≤', 0.2)}
@@ -256,7 +262,7 @@ def multihead(results):
                    verdict(all(r[3] < 0 for r in rows), any(r[2] > 0 for r in rows)),
                    "nMSE by heads (mean over seeds): " + ', '.join(f"{h:g}: {e:.3g}" for h, e in means.items())
                    + ". Reproduced when every multi-head model beats the single head beyond its interval. The heads are "
-                   "equally wide (as in seed 002), so more heads also means a wider layer.")
+                   "equally wide (as in seed 002), so more heads also means a wider layer.", bounds=(0,))
 
 @claim('weight-patterns', '002', "Key-query products become diagonal and alike across heads; output-value products last-entry-only and zero-sum.",
        "diagonal, homogeneous KQ; last-entry-only, zero-sum OV (pictures, no numbers)", ('heads',))
@@ -273,7 +279,8 @@ def patterns(results):
         worst = weakest([r for r, w in zip(rows, wrong) if w] or [r for r, g in zip(rows, good) if not g] or rows)  # the deciding one
         out.append(Finding(f"{metric} {op} {thr:g}? deciding: {fmt(*worst[1:])} at {worst[0]:g} heads", *worst[1:],
                            verdict(all(good), any(wrong)),
-                           f"{metric} by heads: " + ', '.join(f"{h:g}: {m:.3g}" for h, m, *_ in rows), part=metric))
+                           f"{metric} by heads: " + ', '.join(f"{h:g}: {m:.3g}" for h, m, *_ in rows), part=metric,
+                           bounds=(thr,)))
     return out
 
 @claim('softmax-longer-prompts', '002', "Softmax attention generalises to prompts longer than trained better than linear attention.",
@@ -291,10 +298,33 @@ def longer_prompts(results):
                    f"({ratio_interval(sm)[0]:.3g}×), linear {mean_at(s, x0)['linear']:.3g} → {means['linear']:.3g} "
                    f"({ratio_interval(li)[0]:.3g}×). Generalising is keeping the error of the trained length. At n = {x1:g}: "
                    + ', '.join(f"{v} {means[v]:.3g}" for v in family_order(means.index))
-                   + ('; variants that could not run it are in the length report.' if len(means) < s.variant.nunique() else '.'))
+                   + ('; variants that could not run it are in the length report.' if len(means) < s.variant.nunique() else '.'),
+                   bounds=(1,), scale='log')
+
+# %% ../../nbs/09a_claims.ipynb #e5d2c1a1
+def seeds_to_decide(m: float, lo: float, hi: float,  # a finding's value and its interval across seeds
+                    n: int,  # the seeds it rests on
+                    bounds: tuple,  # the values of its scale at which the verdict changes (0 for a difference, 1 for a ratio, ±margin)
+                    scale: str = 'linear',  # 'linear', 'log' (a ratio) or 'log1p' (a ratio minus one)
+                    ci: float = 0.95,  # the interval's level
+                    power: float = 0.8,  # the chance that the interval at that many seeds excludes every bound
+                    most: int = 1000,  # the largest count searched
+                   ) -> float:
+    "Training seeds the interval needs to exclude every bound with probability `power`, if the mean and the seeds' spread stay as observed."
+    f = {'linear': lambda x: x, 'log': np.log, 'log1p': np.log1p}[scale]
+    with np.errstate(all='ignore'): m, lo, hi, bs = f(m), f(lo), f(hi), [f(b) for b in bounds]
+    if not (bounds and n >= 2 and np.isfinite([m, lo, hi]).all()): return math.nan
+    sd = (hi - lo) / 2 * math.sqrt(n) / t_quantile(n - 1, ci)                    # the spread across seeds
+    gap = min(abs(m - b) for b in bs)                                           # to the nearest bound
+    if gap == 0: return math.inf
+    if sd == 0: return 2.
+    for k in range(2, most + 1):                                                # one-sample t test of the paired values
+        if (t_quantile(k - 1, ci) + t_quantile(k - 1, 2 * power - 1)) * sd / math.sqrt(k) <= gap: return float(k)
+    return math.inf
 
 # %% ../../nbs/09a_claims.ipynb #251ca19c
-COLUMNS = ['id', 'doc', 'claim', 'part', 'doc_figure', 'our_figure', 'value', 'ci_low', 'ci_high', 'profile', 'verdict', 'detail']
+COLUMNS = ['id', 'doc', 'claim', 'part', 'doc_figure', 'our_figure', 'value', 'ci_low', 'ci_high', 'n_seeds', 'seeds_to_decide',
+           'profile', 'verdict', 'detail']
 
 def scorecard(results: dict,  # sweep name -> results table
               profile: str|dict = 'quick',  # the profile they were measured at (name, or a profile dict)
@@ -309,15 +339,45 @@ def scorecard(results: dict,  # sweep name -> results table
         missing = [s for s in c.sweeps[:1] if s not in results]                 # the first sweep is the one it needs
         if missing:
             rows.append(dict(base, part='', our_figure='not measured', value=math.nan, ci_low=math.nan, ci_high=math.nan,
-                             verdict='inconclusive', detail=f"the {', '.join(missing)} sweep is not in the results")); continue
+                             n_seeds=0, seeds_to_decide=math.nan, verdict='inconclusive',
+                             detail=f"the {', '.join(missing)} sweep is not in the results")); continue
+        t = results[c.sweeps[0]]
+        n = int(t.loc[t.status == 'ok', 'seed'].nunique()) if {'seed', 'status'} <= set(t) else int(t['seed'].nunique()) if 'seed' in t else 1
         try: found = c.judge(results)
         except Exception as e: found = Finding('n/a', math.nan, math.nan, math.nan, 'inconclusive', f"could not judge: {type(e).__name__}: {e}")
         for f in (found if isinstance(found, list) else [found]):
             v = f.verdict if judge else 'inconclusive'
             why = f.detail if judge else f"the {name} profile is too small to judge a claim. " + f.detail
-            rows.append(dict(base, part=f.part, our_figure=f.figure, value=f.value, ci_low=f.ci_low, ci_high=f.ci_high,
+            rows.append(dict(base, part=f.part, our_figure=f.figure, value=f.value, ci_low=f.ci_low, ci_high=f.ci_high, n_seeds=n,
+                             seeds_to_decide=seeds_to_decide(f.value, f.ci_low, f.ci_high, n, f.bounds, f.scale),
                              verdict=v, detail=why))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+# %% ../../nbs/09a_claims.ipynb #a9b8c7d1
+def rankings(results: dict,  # sweep name -> results table
+             sweeps: tuple = ('context', 'params'),  # the sweeps to compare: matched width, matched parameters
+            ) -> pd.DataFrame:
+    "Each family's rank (1 = lowest mean nMSE over seeds) at every context length the sweeps share: rows variant, columns (sweep, n)."
+    means = {s: per_seed(results, s).groupby(['variant', 'x']).value.mean().unstack('x') for s in sweeps if s in results}
+    if len(means) < len(sweeps): return pd.DataFrame()
+    xs = sorted(set.intersection(*(set(m.columns) for m in means.values())))
+    t = pd.concat({(s, x): m[x].rank(method='min') for s, m in means.items() for x in xs}, axis=1)
+    return t.loc[family_order(t.index)].astype('Int64')
+
+def under_matching(results: dict,  # sweep name -> results table, with `at` and `matched`
+                   profile: str|dict = 'quick',  # the profile (as for `scorecard`)
+                   at: str = 'context',  # the sweep at matched width
+                   matched: str = 'params',  # the same sweep at matched parameters
+                   claims: dict|None = None,  # the claims (default every registered one that reads `at`)
+                  ) -> pd.DataFrame:
+    "Every claim that reads `at`, judged at matched width and again with `matched` in its place: both verdicts and figures."
+    cs = claims if claims is not None else {k: c for k, c in CLAIMS.items() if at in c.sweeps}
+    if matched not in results: return pd.DataFrame(columns=['id', 'part', 'claim', 'verdict_width', 'verdict_params', 'changed'])
+    w = scorecard(results, profile, cs)
+    m = scorecard({**results, at: results[matched]}, profile, cs)
+    t = w[['id', 'part', 'claim', 'our_figure', 'verdict']].merge(m[['id', 'part', 'our_figure', 'verdict']], on=['id', 'part'],
+                                                                  suffixes=('_width', '_params'))
+    return t.assign(changed=t.verdict_width != t.verdict_params)
 
 # %% ../../nbs/09a_claims.ipynb #04cdec56
 def read_scorecard(path: str|Path) -> pd.DataFrame:

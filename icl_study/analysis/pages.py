@@ -13,11 +13,11 @@ from .results import (AXIS_SHORT, BASELINE_LABELS, sweep_axis, family_order, bey
                                         baseline_curves, cell_status, unrunnable, convergence, convergence_table, paired_ratio,
                                         shift_table, pattern_table, _variant)
 from .figures import caption, plot_curves, plot_patterns, _tick
-from .claims import read_scorecard
+from .claims import read_scorecard, rankings, under_matching
 
 # %% auto #0
-__all__ = ['SECTIONS', 'FRONT_COLUMNS', 'nmse_table', 'intro_markdown', 'sweep_sections', 'summary_table', 'claims_markdown',
-           'results_markdown', 'front_page_tables', 'fill_tables']
+__all__ = ['SECTIONS', 'FRONT_COLUMNS', 'nmse_table', 'intro_markdown', 'sweep_sections', 'summary_table', 'seeds_text',
+           'claims_markdown', 'results_markdown', 'matching_markdown', 'front_page_tables', 'fill_tables']
 
 # %% ../../nbs/09d_pages.ipynb #2668bf63
 def _cell_text(v, lo, hi) -> str:
@@ -169,11 +169,21 @@ def _md(t: pd.DataFrame) -> str:
     head = '| ' + ' | '.join(map(str, t.columns)) + ' |\n|' + '---|' * len(t.columns)
     return head + ''.join('\n| ' + ' | '.join(str(v) for v in r) + ' |' for r in t.itertuples(index=False))
 
+def seeds_text(n, k) -> str:
+    "Seeds used and seeds the power calculation asks for: '5 (decides at 12)', '5 (never)', or just '5' when decided."
+    if not np.isfinite(n) or n == 0: return '–'
+    if not np.isfinite(k): return f"{n:g} (never)" if k == np.inf else f"{n:g}"
+    return f"{n:g}" if k <= n else f"{n:g} (decides at {k:g})"
+
 def claims_markdown(sc: pd.DataFrame) -> str:
-    "The scorecard as a markdown table: document, claim, the document's figure, ours, verdict."
+    "The scorecard as a markdown table: document, claim, the document's figure, ours, the seeds (and those it needs), verdict."
     t = sc.astype(object).fillna('').assign(claim=lambda t: [f"{c} ({p})" if p else c for c, p in zip(t.claim, t.part)])
-    return _md(t[['doc', 'claim', 'doc_figure', 'our_figure', 'verdict']].rename(
-        columns={'doc_figure': "document's figure", 'our_figure': 'our figure (95% interval across seeds)'}))
+    cols = ['doc', 'claim', 'doc_figure', 'our_figure', 'verdict']
+    if 'seeds_to_decide' in sc:
+        t['seeds'] = [seeds_text(float(n), float(k)) for n, k in zip(sc.n_seeds.fillna(np.nan), sc.seeds_to_decide.fillna(np.nan))]
+        cols.insert(4, 'seeds')
+    return _md(t[cols].rename(columns={'doc_figure': "document's figure", 'our_figure': 'our figure (95% interval across seeds)',
+                                       'seeds': 'seeds (to decide)'}))
 
 FRONT_COLUMNS = (('steps', None), ('layers', 'min'), ('layers', 'max'), ('context', 'min'), ('context', 'max'), ('length', 'max'))
 
@@ -200,6 +210,20 @@ def results_markdown(tables: dict,  # sweep name -> results table
     t = pd.DataFrame([[labels.get(v, shown(v))] + [c.get(v, '–') for c in cols.values()] for v in names], columns=['family', *cols])
     return _md(t)
 
+def matching_markdown(tables: dict,  # sweep name -> results table, with `context`, `params` (and `kernels`)
+                      profile: str = 'quick',  # the profile they come from
+                     ) -> str:
+    "Ranks of the families at matched width and at matched parameters, and the verdicts that change: markdown."
+    r = rankings(tables)
+    if not len(r): return ''
+    t = r.copy(); t.columns = [f"{'width' if s == 'context' else 'params'}: n = {x:g}" for s, x in r.columns]
+    t = t.reset_index().rename(columns={'variant': 'family'}).assign(family=lambda t: t.family.map(shown))
+    u = under_matching(tables, profile)
+    ch = u[u.changed]
+    said = ('No verdict changes.' if ch.empty else 'Changed: ' + '; '.join(
+        f"{r.claim}{f' ({r.part})' if r.part else ''}: {r.verdict_width} → {r.verdict_params}" for r in ch.itertuples()))
+    return _md(t) + f"\n\nRank 1 = lowest mean nMSE. Claims reading `context`, judged again at matched parameters: {said}"
+
 def front_page_tables(folder: str|Path) -> dict:
     "The front page's tables from a profile's report folder (reports/<profile>/): name -> markdown."
     folder = Path(folder)
@@ -207,6 +231,8 @@ def front_page_tables(folder: str|Path) -> dict:
     if (folder / 'claims.csv').exists(): out['claims'] = claims_markdown(read_scorecard(folder / 'claims.csv'))
     tables = {s: pd.read_csv(folder / f'{s}.csv') for s, _ in FRONT_COLUMNS if (folder / f'{s}.csv').exists()}
     if tables: out['results'] = results_markdown(tables)
+    m = {s: pd.read_csv(folder / f'{s}.csv') for s in ('context', 'kernels', 'params') if (folder / f'{s}.csv').exists()}
+    if {'context', 'params'} <= set(m): out['matching'] = matching_markdown(m, folder.name)
     return out
 
 def fill_tables(text: str, tables: dict) -> str:

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import icl_study
 from ..config import atomic_write
-from ..sweeps import SWEEPS, get_sweep, get_profile
+from ..sweeps import SWEEPS, get_sweep, get_profile, profile_sweeps, runs_folder
 from .results import shown, cell_status, study_results
 from .figures import figure_png, _si
 from .costs import tradeoff_points, trained_costs, plot_tradeoff, tradeoff_table
 from .claims import scorecard, read_scorecard
-from .pages import summary_table
+from .pages import summary_table, seeds_text
 
 # %% auto #0
 __all__ = ['ReportError', 'Report', 'template_path', 'notebook_html', 'render_notebook', 'render_report', 'render_claims',
@@ -83,7 +83,7 @@ def render_report(sweep: str,  # one of `SWEEPS`
                   executor: str = 'local',  # 'local' or 'ray'
                   address: str|None = None,  # ray: 'host:port' of a running cluster (None: a private one)
                   out_dir: str|Path = 'reports',  # reports go to OUT_DIR/<profile>/
-                  runs_dir: str|Path|None = None,  # the cell cache, `run_study`'s `out` (default runs/<profile>)
+                  runs_dir: str|Path|None = None,  # the cell cache, `run_study`'s `out` (default `runs_folder(profile)`)
                   workers: int = 1,  # local: processes computing cells at once
                   retry_failed: bool = True,  # compute cells that failed before again
                   template: str|Path|None = None,  # the template (default `template_path()`)
@@ -91,7 +91,7 @@ def render_report(sweep: str,  # one of `SWEEPS`
                  ) -> Report:
     "Execute the report template for `sweep` under `profile` and write OUT_DIR/<profile>/<sweep>.{ipynb,html,csv}."
     get_sweep(sweep); get_profile(profile)  # fail here, not in the kernel
-    runs = Path(runs_dir or f'runs/{profile}')
+    runs = Path(runs_dir or runs_folder(profile))
     params = dict(sweep=sweep, profile=profile, executor=executor, address=address, out=str(runs.resolve()), workers=workers,
                   retry_failed=retry_failed)
     ipynb, page = render_notebook(template or template_path(), sweep, profile, params, out_dir,
@@ -105,11 +105,11 @@ def render_report(sweep: str,  # one of `SWEEPS`
 # %% ../../nbs/09e_render.ipynb #89fb6331
 def render_claims(profile: str,  # the profile's name
                   out_dir: str|Path = 'reports',  # reports go to OUT_DIR/<profile>/
-                  runs_dir: str|Path|None = None,  # `run_study`'s `out` (default runs/<profile>)
+                  runs_dir: str|Path|None = None,  # `run_study`'s `out` (default `runs_folder(profile)`)
                   **kwargs,  # more `render_notebook` arguments
                  ) -> Report:
     "Judge every claim on the profile's results; write OUT_DIR/<profile>/claims.{csv,ipynb,html}."
-    runs = Path(runs_dir or f'runs/{profile}')
+    runs = Path(runs_dir or runs_folder(profile))
     csv = atomic_write(Path(out_dir) / profile / 'claims.csv', scorecard(study_results(runs), profile).to_csv(index=False))
     ipynb, page = render_notebook(template_path('_claims.ipynb'), 'claims', profile,
                                   dict(profile=profile, out=str(runs.resolve()), claims_csv=str(csv.resolve())), out_dir,
@@ -132,6 +132,8 @@ def _verdicts(claims: pd.DataFrame) -> pd.DataFrame:
     t = claims.astype(object).fillna('')
     t = pd.DataFrame({'doc': t.doc.astype(str).str.zfill(3), 'claim': [f"{c} <i>({p})</i>" if p else c for c, p in zip(t.claim, t.part)],
                       "document's figure": t.doc_figure, 'our figure (95% interval across seeds)': t.our_figure,
+                      **({'seeds (to decide)': [seeds_text(float(n), float(k)) for n, k in zip(claims.n_seeds, claims.seeds_to_decide)]}
+                         if 'seeds_to_decide' in claims else {}),
                       'verdict': [f'<span class="{v}">{v}</span>' for v in t.verdict]})
     return t.set_index('doc')
 
@@ -142,6 +144,7 @@ def index_html(profile: str,  # the profile's name
                cost_ns: tuple = (),  # the context lengths of the cost figure
                claims: pd.DataFrame|None = None,  # the scorecard (`claims.scorecard`)
                note: str = '',  # a line of HTML under the title (e.g. why the cost figure is missing)
+               matched_costs: pd.DataFrame|None = None,  # `trained_costs` of the `params` sweep: the figure at matched parameters
               ) -> str:
     "The index page of a profile's reports: links, the claims scorecard, the cost-against-error figure and the summary."
     esc = html.escape
@@ -174,6 +177,15 @@ def index_html(profile: str,  # the profile's name
                   f'<img alt="cost against nMSE" src="{figure_png(plot_tradeoff(results["context"], costs, cost_ns))}">']
         parts += [f"<h3>n = {n}</h3>" + _table(tradeoff_table(results['context'], costs, n).rename(index=shown).rename_axis(None))
                   for n in cost_ns]
+    ns_p = tuple(n for n in cost_ns if 'params' in results and n in set(results['params']['task.n_points']))
+    if matched_costs is not None and ns_p:
+        parts += ["<h3>At matched parameters</h3>",
+                  "<p>The same figure from the <code>params</code> sweep: every family resized to the softmax model's "
+                  "parameter count (<code>model.match_params</code>, the closest width), so a point's place says what the "
+                  "attention's structure buys at equal size, not at equal width.</p>",
+                  f'<img alt="cost against nMSE at matched parameters" src="{figure_png(plot_tradeoff(results["params"], matched_costs, ns_p, sweep="params"))}">']
+        parts += [f"<h4>n = {n}, matched parameters</h4>" + _table(tradeoff_table(results['params'], matched_costs, n, 'params')
+                  .rename(index=shown).rename_axis(None)) for n in ns_p]
     study = {k: v for k, v in results.items() if k in ('steps', 'layers', 'context', 'context_untrained', 'length')}
     if study:
         parts += ["<h2>Summary</h2><p>Model nMSE per variant at each study-wide sweep's last axis value (<i>final</i>) and "
@@ -192,8 +204,8 @@ def render_all(profile: str,  # one of `PROFILES`
                executor: str = 'local',  # 'local' or 'ray'
                address: str|None = None,  # ray: 'host:port' of a running cluster
                out_dir: str|Path = 'reports',  # reports go to OUT_DIR/<profile>/
-               runs_dir: str|Path|None = None,  # the cell cache, `run_study`'s `out` (default runs/<profile>)
-               sweeps=tuple(SWEEPS),  # the sweeps to render
+               runs_dir: str|Path|None = None,  # the cell cache, `run_study`'s `out` (default `runs_folder(profile)`)
+               sweeps=None,  # the sweeps to render (default the profile's, `profile_sweeps`)
                workers: int = 1,  # processes computing cells, and reports rendered at once
                claims: bool = True,  # render the claims scorecard (`09a_claims`)
                cost_kw: dict|None = None,  # `model_costs` arguments (batch, repeats) for the cost figure
@@ -203,7 +215,8 @@ def render_all(profile: str,  # one of `PROFILES`
               ) -> list[Path]:
     "Compute every missing cell, render every sweep's report, the claims scorecard and OUT_DIR/<profile>/index.html; the pages, index last."
     from icl_study.runs import run_study
-    folder, runs = Path(out_dir) / profile, Path(runs_dir or f'runs/{profile}')
+    folder, runs = Path(out_dir) / profile, Path(runs_dir or runs_folder(profile))
+    sweeps = tuple(sweeps or profile_sweeps(profile))
     folder.mkdir(parents=True, exist_ok=True)
     run_study(sweeps, profile, executor, address, runs, workers=workers, retry_failed=retry_failed, progress=progress)
     kw = dict(executor=executor, address=address, out_dir=out_dir, runs_dir=runs, retry_failed=retry_failed, **kwargs)
@@ -222,15 +235,18 @@ def render_all(profile: str,  # one of `PROFILES`
             entries['claims'] = render_claims(profile, out_dir=out_dir, runs_dir=runs, **kwargs)
             table = read_scorecard(entries['claims'].csv)
         except ReportError as e: entries['claims'] = e
-    costs, ns = None, ()
+    costs, ns, matched = None, (), None
     if 'context' in results:
         try:
             ns = tradeoff_points(results['context'], get_profile(profile)['base'].get('task.n_points'))
             costs = trained_costs(results['context'], ns, folder / 'model_cost.csv', **(cost_kw or {}))
+            if 'params' in results:
+                ns_p = [n for n in ns if n in set(results['params']['task.n_points'])]
+                matched = trained_costs(results['params'], ns_p, folder / 'model_cost.csv', **(cost_kw or {})) if ns_p else None
         except Exception as e:
             warnings.warn(f"no cost figure: {type(e).__name__}: {e}")
             note = f'<span class="err">No cost figure: {html.escape(f"{type(e).__name__}: {e}")}</span>'
-    index = atomic_write(folder / 'index.html', index_html(profile, entries, results, costs, ns, table, note))
+    index = atomic_write(folder / 'index.html', index_html(profile, entries, results, costs, ns, table, note, matched))
     failed = {s: e for s, e in entries.items() if not isinstance(e, Report)}
     if failed: raise ReportError(f"{len(failed)} of {len(entries)} reports failed ({', '.join(failed)}); index: {index}\n"
                                  + '\n'.join(f"{s}: {e}" for s, e in failed.items()))
