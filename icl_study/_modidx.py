@@ -513,6 +513,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'icl_study.evaluate.baseline_predictions': ( 'evaluate.html#baseline_predictions',
                                                                                  'icl_study/evaluate.py'),
                                     'icl_study.evaluate.baseline_table': ('evaluate.html#baseline_table', 'icl_study/evaluate.py'),
+                                    'icl_study.evaluate.bayes_prediction': ('evaluate.html#bayes_prediction', 'icl_study/evaluate.py'),
                                     'icl_study.evaluate.bootstrap_ci': ('evaluate.html#bootstrap_ci', 'icl_study/evaluate.py'),
                                     'icl_study.evaluate.closed_form_nmse': ('evaluate.html#closed_form_nmse', 'icl_study/evaluate.py'),
                                     'icl_study.evaluate.condition_rows': ('evaluate.html#condition_rows', 'icl_study/evaluate.py'),

@@ -9,19 +9,20 @@ from pathlib import Path
 from dataclasses import replace
 import numpy as np, pandas as pd, torch
 from .config import TaskConfig, EvalConfig, RunConfig, train_hash
-from .tasks import Tasks, prompt_tokens, eval_tasks, sample_tasks, generator, zero_mse, x_covariance, SHIFTS
-from . import baselines as B
+from .tasks import Tasks, TaskPool, prompt_tokens, eval_tasks, sample_tasks, generator, zero_mse, x_covariance, SHIFTS
+from .tasks import label_noise, task_pool
+from . import baselines as B, learners as L
 from .config import ModelConfig, TrainConfig
 from .model import ICLTransformer, build_model, predict
 from .train import train, eval_steps
 from .stacked import train_stacked
 
 # %% auto #0
-__all__ = ['REFERENCE', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 't_quantile', 'aggregate_seeds',
-           'gd_step_for', 'precond_for', 'baseline_hyper', 'baseline_predictions', 'closed_form_nmse', 'baseline_table',
-           'model_predictor', 'sensitivities', 'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows',
-           'length_rows', 'attention_maps', 'kq_ov', 'pattern_metrics', 'samples_to', 'group_key', 'training_dir',
-           'run_cells', 'run_cell']
+__all__ = ['REFERENCE', 'LINEAR_KINDS', 'CLOSED_FORMS', 'PATTERNS', 'ALIGN_REFS', 'bootstrap_ci', 'error_rows', 't_quantile',
+           'aggregate_seeds', 'gd_step_for', 'precond_for', 'baseline_hyper', 'baseline_predictions',
+           'bayes_prediction', 'closed_form_nmse', 'baseline_table', 'model_predictor', 'sensitivities',
+           'alignment_rows', 'gd_transformer', 'condition_rows', 'robustness_rows', 'length_rows', 'attention_maps',
+           'kq_ov', 'pattern_metrics', 'samples_to', 'group_key', 'training_dir', 'run_cells', 'run_cell']
 
 # %% ../nbs/06_evaluate.ipynb #608efcb3
 def bootstrap_ci(x,  # per-task values (N,)
@@ -41,13 +42,17 @@ def error_rows(preds: dict,  # predictor name -> predictions (B, o)
                tasks: Tasks,  # the prompts the predictions answer
                task: TaskConfig,  # their distribution (for the nMSE denominator)
                ev: EvalConfig = EvalConfig(),  # bootstrap settings
+               bayes: torch.Tensor|None = None,  # (B, o) the Bayes-optimal predictions on these prompts: adds `excess`
                **cols,  # extra columns (condition, step, ...)
               ) -> list[dict]:
-    "Tidy rows (predictor, metric, value, ci_low, ci_high) of `mse` and `nmse` for each predictor."
-    rows, z = [], zero_mse(task)
+    "Tidy rows (predictor, metric, value, ci_low, ci_high) of `mse` and `nmse` (and `excess`, the kind's metrics) for each predictor."
+    rows, z, more = [], zero_mse(task), L.KIND_METRICS.get(task.function, {})
+    eb = None if bayes is None else B.mse(bayes.detach().to(tasks.yq), tasks.yq) / z                     # (B,)
     for name, p in preds.items():
-        e = B.mse(p.detach().to(tasks.yq), tasks.yq)
-        for metric, vals in (('mse', e), ('nmse', e / z)):
+        p = p.detach().to(tasks.yq)
+        e = B.mse(p, tasks.yq)
+        extra = ([('excess', e / z - eb)] if eb is not None else []) + [(k, f(p, tasks.yq)) for k, f in more.items()]
+        for metric, vals in (('mse', e), ('nmse', e / z), *extra):
             v, lo, hi = bootstrap_ci(vals, ev.bootstrap, ev.ci)
             rows.append(dict(cols, predictor=name, metric=metric, value=v, ci_low=lo, ci_high=hi))
     return rows
@@ -76,15 +81,19 @@ def aggregate_seeds(df: pd.DataFrame,  # tidy rows with a `seed` column
 # %% ../nbs/06_evaluate.ipynb #738c75c6
 REFERENCE = ('least_squares', 'ridge', 'gd_1step', 'averaging')  # the baselines every plot draws
 
+LINEAR_KINDS = ('linear', 'noisy_linear')  # kinds with W* ~ N(0, w_scale^2 I), where the closed forms of `04_baselines` hold
+
 def gd_step_for(task: TaskConfig, n: int, seed: int = 0, n_fit: int = 20000) -> float:
     "Optimal one-step GD step size for `n` context points of `task` (closed form when it holds, else fitted)."
-    if task.x_dist == 'isotropic' and task.x_scale == task.w_scale == 1: return B.optimal_gd_step(task.d, n, task.noise)
+    if task.function in LINEAR_KINDS and task.x_dist == 'isotropic' and task.x_scale == task.w_scale == 1:
+        return B.optimal_gd_step(task.d, n, label_noise(task))
     t = sample_tasks(task, n_fit, generator(seed, 'gd-step-fit'), n_points=n, dtype=torch.float64)
     return B.fit_gd_step(t.xs, t.ys, t.xq, t.yq)
 
 def precond_for(task: TaskConfig, n: int, seed: int = 0, n_fit: int = 20000) -> torch.Tensor:
     "Best matrix step (d, d) of one preconditioned GD step for `n` context points of `task` (closed form for Gaussian inputs, else fitted)."
-    if task.x_dist != 'uniform': return B.precond_gd_matrix(x_covariance(task), n, task.noise, task.w_scale)
+    if task.function in LINEAR_KINDS and task.x_dist != 'uniform':
+        return B.precond_gd_matrix(x_covariance(task), n, label_noise(task), task.w_scale)
     t = sample_tasks(task, n_fit, generator(seed, 'gd-precond-fit'), n_points=n, dtype=torch.float64)
     return B.fit_gd_precond(t.xs, t.ys, t.xq, t.yq)
 
@@ -93,17 +102,30 @@ def baseline_hyper(task: TaskConfig,  # the task distribution
                    names=tuple(B.BASELINES),  # the baselines that will run (only their hyperparameters are computed)
                   ) -> dict:
     "The hyperparameters each baseline runs with on `n` points of `task`: name -> keyword arguments."
-    make = {'ridge': lambda: dict(lam=B.bayes_lam(task.noise, task.w_scale)),
+    make = {'ridge': lambda: dict(lam=B.bayes_lam(label_noise(task), task.w_scale)),
             'gd_1step': lambda: dict(eta=gd_step_for(task, n)), 'gd_precond': lambda: dict(gamma=precond_for(task, n))}
     return {k: make[k]() for k in names if k in make}
 
 def baseline_predictions(tasks: Tasks,  # the prompts
                          task: TaskConfig,  # their distribution (sets the hyperparameters)
-                         names=tuple(B.BASELINES),  # which baselines
+                         names=None,  # which baselines (default: those of the task's kind, `learners.kind_baselines`)
+                         pool: TaskPool|None = None,  # the run's pool, for dmmse (default: the pool of run seed `seed`)
+                         seed: int = 0,  # run seed whose pool dmmse uses when `pool` is not given
                         ) -> dict:
-    "Predictions (B, o) of each named baseline on `tasks`."
-    hyper = baseline_hyper(task, tasks.xs.shape[1], names)
-    return {k: B.BASELINES[k](tasks.xs, tasks.ys, tasks.xq, **hyper.get(k, {})) for k in names}
+    "Predictions (B, o) of each named baseline (or learner of `04a_learners`) on `tasks`."
+    names = L.kind_baselines(task) if names is None else tuple(names)
+    if 'dmmse' in names and pool is None: pool = task_pool(task, seed)
+    hyper = {**baseline_hyper(task, tasks.xs.shape[1], names), **L.learner_hyper(task, tasks, names, pool)}
+    return {k: L.run_learner(k, tasks, **hyper.get(k, {})) for k in names}
+
+def bayes_prediction(tasks: Tasks,  # the prompts
+                     task: TaskConfig,  # their distribution
+                     pool: TaskPool|None = None,  # the pool the prompts' tasks were drawn from (None: fresh tasks)
+                    ) -> torch.Tensor|None:
+    "The Bayes-optimal predictions (B, o) where the study scores excess error (`learners.EXCESS_KINDS`): ridge at the Bayes lambda, or dMMSE on pool tasks; else None."
+    if task.function not in L.EXCESS_KINDS: return None
+    if pool is not None: return L.dmmse(tasks.xs, tasks.ys, tasks.xq, pool.w, label_noise(task))
+    return B.ridge(tasks.xs, tasks.ys, tasks.xq, lam=B.bayes_lam(label_noise(task), task.w_scale))
 
 # %% ../nbs/06_evaluate.ipynb #9def3f6a
 CLOSED_FORMS = {'least_squares': 'nmse_least_squares', 'averaging': 'nmse_averaging', 'gd_1step': 'nmse_gd_1step'}
@@ -117,21 +139,24 @@ def closed_form_nmse(name: str, d: int, n: int) -> float|None:
 def baseline_table(task: TaskConfig,  # the task distribution (its n_points is ignored)
                    n_points,  # the numbers of context points to evaluate
                    ev: EvalConfig = EvalConfig(),  # number of tasks, seed, bootstrap
-                   names=tuple(B.BASELINES),  # which baselines
+                   names=None,  # which baselines (default: those of the task's kind)
                   ) -> pd.DataFrame:
-    "Wide table: predictor, n_points, mse, nmse, nmse_ci_low, nmse_ci_high, nmse_closed_form."
-    out = []
+    "Wide table: predictor, n_points, mse, nmse, nmse_ci_low, nmse_ci_high, nmse_closed_form (and the kind's metrics, e.g. accuracy)."
+    names, out = L.kind_baselines(task) if names is None else tuple(names), []
     for n in n_points:
         tc = replace(task, n_points=n)
         t = eval_tasks(tc, ev)
         rows = pd.DataFrame(error_rows(baseline_predictions(t, tc, names), t, tc, ev))
         wide = rows.pivot(index='predictor', columns='metric', values='value').reindex(list(names))
         ci = rows.query("metric == 'nmse'").set_index('predictor')
-        noiseless_iso = tc.x_dist == 'isotropic' and tc.x_scale == tc.w_scale == 1 and tc.noise == 0
+        noiseless_iso = tc.function == 'linear' and tc.x_dist == 'isotropic' and tc.x_scale == tc.w_scale == 1 and tc.noise == 0
+        closed = [closed_form_nmse(k, tc.d, n) if noiseless_iso else None for k in wide.index]
+        if tc.function in L.EXCESS_KINDS and tc.x_dist != 'uniform':                       # ridge at the Bayes lambda: the Bayes risk
+            closed = [L.nmse_bayes(tc, n) if k == 'ridge' else None for k in wide.index]
         out.append(pd.DataFrame({'predictor': wide.index, 'n_points': n, 'mse': wide['mse'].values,
                                  'nmse': wide['nmse'].values, 'nmse_ci_low': ci.ci_low[wide.index].values,
-                                 'nmse_ci_high': ci.ci_high[wide.index].values,
-                                 'nmse_closed_form': [closed_form_nmse(k, tc.d, n) if noiseless_iso else None for k in wide.index]}))
+                                 'nmse_ci_high': ci.ci_high[wide.index].values, 'nmse_closed_form': closed,
+                                 **{k: wide[k].values for k in L.KIND_METRICS.get(tc.function, {})}}))
     return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/06_evaluate.ipynb #f0f30abb
@@ -202,7 +227,7 @@ def condition_rows(model, cfg: RunConfig,  # a trained model and its run config
     "Error rows of the model and baselines on one evaluation condition."
     t = eval_tasks(task, cfg.eval, n_points=n_points)
     preds = {'model': predict(model, t), **baseline_predictions(t, task, baselines)}
-    return error_rows(preds, t, task, cfg.eval, n_points=t.xs.shape[1], **cols)
+    return error_rows(preds, t, task, cfg.eval, bayes=bayes_prediction(t, task), n_points=t.xs.shape[1], **cols)
 
 def robustness_rows(model, cfg: RunConfig, shifts: dict = SHIFTS) -> list[dict]:
     "Rows for the training distribution and each shift, plus the model's `degradation` per shift."
@@ -321,20 +346,24 @@ def _final_rows(model, cfg: RunConfig, step: int) -> list[dict]:
 
 def _score(cfg: RunConfig, snaps: dict, model, status: str, extra: dict, align_tasks: int) -> pd.DataFrame:
     "One cell's tidy rows from the group's weights."
-    ev = eval_tasks(cfg.task, cfg.eval)
+    ev, tc = eval_tasks(cfg.task, cfg.eval), cfg.task
+    pool = None if tc.pool is None else task_pool(tc, cfg.seed)
+    sets = [(ev, None, {})] + ([(eval_tasks(tc, cfg.eval, pool=pool), pool, {'condition': 'pool'})] if pool else [])  # (prompts, their pool, columns)
+    bayes = [bayes_prediction(t, tc, p) for t, p, _ in sets]
     sub, rows = ev[:align_tasks], []
     steps = [s for s in eval_steps(cfg.train) if s in snaps]
     model.eval()
     for step in steps:
         model.load_state_dict(snaps[step])
-        rows += error_rows({'model': predict(model, ev)}, ev, cfg.task, cfg.eval, step=step)
+        for (t, _, cols), b in zip(sets, bayes): rows += error_rows({'model': predict(model, t)}, t, tc, cfg.eval, bayes=b, step=step, **cols)
         if cfg.eval.align == 'all' or (cfg.eval.align == 'last' and step == steps[-1]):
-            rows += alignment_rows(model_predictor(model), sub, cfg.task, ALIGN_REFS, cfg.eval, step=step)
+            rows += alignment_rows(model_predictor(model), sub, tc, ALIGN_REFS, cfg.eval, step=step)
     if steps and steps[-1] == cfg.train.steps: rows += _final_rows(model, cfg, steps[-1])
-    rows += error_rows(baseline_predictions(ev, cfg.task), ev, cfg.task, cfg.eval)
-    if cfg.task.x_dist == 'isotropic' and cfg.task.x_scale == cfg.task.w_scale == 1 and cfg.task.noise == 0:
-        rows += [dict(predictor=k, metric='nmse_closed_form', value=closed_form_nmse(k, cfg.task.d, cfg.task.n_points))
-                 for k in CLOSED_FORMS]
+    for (t, _, cols), b in zip(sets, bayes): rows += error_rows(baseline_predictions(t, tc, pool=pool), t, tc, cfg.eval, bayes=b, **cols)
+    if tc.function == 'linear' and tc.x_dist == 'isotropic' and tc.x_scale == tc.w_scale == 1 and tc.noise == 0:
+        rows += [dict(predictor=k, metric='nmse_closed_form', value=closed_form_nmse(k, tc.d, tc.n_points)) for k in CLOSED_FORMS]
+    if tc.function in L.EXCESS_KINDS and tc.x_dist != 'uniform':                            # the Bayes risk: ridge's closed form
+        rows.append(dict(predictor='ridge', metric='nmse_closed_form', value=L.nmse_bayes(tc, tc.n_points)))
     rows += [dict(predictor='model', metric=k, value=float(v)) for k, v in extra.items()]
     df = pd.DataFrame(rows)
     df['status'] = status

@@ -11,8 +11,9 @@ from .tasks import Tasks, TaskPool, FUNCTIONS, function_options, label_noise, x_
 from .baselines import BASELINES, baseline, least_squares, mse, _one_thread
 
 # %% auto #0
-__all__ = ['LEARNERS', 'KIND_BASELINES', 'POOL_LEARNERS', 'accuracy', 'oracle_ls', 'relu_fit', 'greedy_tree',
-           'consistent_subsets', 'dmmse', 'bayes_risk', 'nmse_bayes', 'kind_baselines', 'learner_hyper', 'run_learner']
+__all__ = ['LEARNERS', 'KIND_BASELINES', 'POOL_LEARNERS', 'EXCESS_KINDS', 'KIND_METRICS', 'accuracy', 'oracle_ls', 'relu_fit',
+           'greedy_tree', 'consistent_subsets', 'dmmse', 'bayes_risk', 'nmse_bayes', 'kind_baselines', 'learner_hyper',
+           'run_learner']
 
 # %% ../nbs/04a_learners.ipynb #9eb9c645
 LEARNERS: dict = {}  # registry name -> predictor f(xs, ys, xq, **hyper) -> (B, o), for the kinds beyond linear regression
@@ -169,6 +170,8 @@ KIND_BASELINES = {'sparse_linear': ('zero', 'averaging', 'least_squares', 'lasso
                   'decision_tree': ('zero', 'least_squares', 'knn', 'greedy_tree'),
                   'sparse_parity': ('zero', 'least_squares', 'knn', 'consistent_subsets')}  # linear kinds: every BASELINES entry
 POOL_LEARNERS = ('linear', 'noisy_linear')  # kinds whose pooled runs also record dMMSE
+EXCESS_KINDS = ('noisy_linear',)  # kinds scored by their excess nMSE over the Bayes-optimal predictor
+KIND_METRICS = {'sparse_parity': {'accuracy': accuracy}}  # kind -> per-task metrics f(pred, target) -> (B,) recorded beside the errors
 
 def kind_baselines(task: TaskConfig) -> tuple:
     "The predictors a run of `task`'s kind records: the linear kinds every baseline of `04_baselines` (+ dmmse when pooled)."
