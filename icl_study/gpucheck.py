@@ -62,7 +62,7 @@ def stage_tests(ctx: dict) -> dict:
     "Run the CUDA tests and the eager-against-compiled check."
     import torch
     from dataclasses import replace
-    from icl_study.efficiency import bench_config
+    from icl_study.speed import bench_config
     from icl_study.sweeps import families
     from icl_study.train import train
     res, t0 = {}, time.perf_counter()
@@ -102,7 +102,7 @@ def _records(df) -> list[dict]:
 def stage_speed(ctx: dict) -> dict:
     "The GPT-2 ratio and steps/s of every family, eager, compiled and stacked."
     import torch
-    from icl_study.efficiency import gpt2_benchmark, family_rates
+    from icl_study.speed import gpt2_benchmark, family_rates
     dev, tiny, res = ctx['device'], ctx['tiny'], {}
     cpu = torch.device(dev).type == 'cpu'
     if cpu: torch.set_num_threads(1)
@@ -147,7 +147,8 @@ def run_cell_anywhere(cfg):
 
 def stage_sweep(ctx: dict) -> dict:
     "Run a slice of the paper profile end to end through `run_sweep`."
-    from icl_study.sweeps import run_sweep, families
+    from icl_study.sweeps import families
+    from icl_study.runs import run_sweep
     out = Path(ctx['out']) / 'sweep'
     shutil.rmtree(out, ignore_errors=True)
     workers = 2 if ctx['tiny'] else len(families())
@@ -160,9 +161,9 @@ def stage_sweep(ctx: dict) -> dict:
 def sweep_summary(out,  # the sweep folder of stage 3
                   wall: float, workers: int) -> dict:
     "What the cells of the stage-3 sweep recorded (also after a timeout: the finished cells are on disk)."
-    from icl_study.sweeps import read_cell
+    from icl_study.runs import read_cell
     cells = []
-    for f in sorted((Path(out) / 'cells').glob('*.json')):                   # the sweeps' cell cache (`08_sweeps`)
+    for f in sorted((Path(out) / 'cells').glob('*.json')):                   # the sweeps' cell cache (`08a_runs`)
         r = read_cell(f)
         rows = {(x.get('metric'), _step(x.get('step'))): x.get('value') for x in r['rows'] if x.get('predictor') == 'model'}
         steps = r['config']['train']['steps']

@@ -14,7 +14,7 @@ milliseconds of CPU time per training step (forward, backward, clipping, AdamW),
 median of 6; CPU time of the one thread rather than wall time, so that other work on a shared machine counts less.
 Learning: d=5, n=41, 1500 steps; a 1-layer identity-map linear attention (no MLP, no LayerNorm) and a 2-layer softmax
 model, scored on 1000 evaluation tasks next to one-step GD and least squares, with their alignment to both.
-compile / stacked: `icl_study.efficiency.family_rates` at the quick profile's base size (d=5, n=11, width 32, 2 heads,
+compile / stacked: `icl_study.speed.family_rates` at the quick profile's base size (d=5, n=11, width 32, 2 heads,
 2 layers, batch 64) and the paper profile's (d=20, n=41, width 64, 4 heads, 8 layers, batch 64), every family with
 the profile's options, one thread. The clock is this thread's CPU time (BENCH_CLOCK=wall for wall time): on a busy
 shared machine it is much steadier. Compiles use the Inductor cache in .cache/inductor (cold on a first run).
@@ -27,7 +27,8 @@ from icl_study.config import RunConfig, TaskConfig, ModelConfig, TrainConfig, Ev
 from icl_study.train import train
 from icl_study.tasks import eval_tasks
 from icl_study.evaluate import alignment_rows, model_predictor, baseline_predictions, error_rows
-from icl_study.efficiency import family_rates, gpt2_benchmark, top_ops
+from icl_study.efficiency import top_ops
+from icl_study.speed import family_rates, gpt2_benchmark
 
 OPTIONS = {'softmax': {}, 'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'linear': {}, 'lowrank': {'rank_frac': 0.5}, 'gated': {},
            'deltanet': {}, 'gated_deltanet': {}, 'mamba2': {}, 'hybrid': {}}
@@ -44,7 +45,7 @@ def speed(rounds=2, steps=100):
 def quick(n_points=(11, 41), rounds=6, steps=10):
     from icl_study.model import ICLTransformer
     from icl_study.train import make_optimizer
-    from icl_study.efficiency import _train_step
+    from icl_study.speed import _train_step
     for n in n_points:
         torch.manual_seed(0)
         models = {f: ICLTransformer(ModelConfig(attention=f, d_model=32, n_heads=2, num_layers=2, max_len=64, attn_options=o), 6, 1)
@@ -94,7 +95,7 @@ if __name__ == '__main__':
         r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
         print(r[['model', 'params', 'steps_per_s', 'steps_per_s_max', 'speedup_vs_gpt2']].round(3).to_string(index=False))
     if what == 'profile':
-        from icl_study.efficiency import bench_config
+        from icl_study.speed import bench_config
         from icl_study.train import Trainee, step_losses, step_update
         from icl_study.tasks import TaskStream
         cfg = bench_config('softmax', 'paper', **{'train.compile': 'off'})

@@ -1,7 +1,8 @@
 "Every claim judge on hand-made tables whose verdict is known: one table per verdict for each claim."
 import math
 import pytest
-from icl_study.claims import (CLAIMS, VERDICTS, SOFTMAX, LINEAR, results_from, curves_from, scorecard)
+from icl_study.analysis.claims import CLAIMS, VERDICTS, SOFTMAX, LINEAR, scorecard
+from icl_study.analysis.results import results_from, curves_from
 
 SIX = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')
 R, C, I = VERDICTS  # reproduced, contradicted, inconclusive

@@ -227,7 +227,7 @@ def test_bad_input_subprocess(argv, tmp_path):
 
 def test_large_but_valid_values_are_accepted():
     "Values that only cost time (steps, repeats), or that the run handles itself (a learning rate that diverges), pass."
-    from icl_study.cli import train_config
+    from icl_study.args import train_config
     for extra in (['--steps', HUGE], ['--lr', '1e10'], ['--max-len', HUGE], ['--seed', str(2**63 - 1)]):
         a, x = parser().parse_known_args(['train', '--variant', 'softmax', '--out', 'o', *extra])
         train_config(a, x)
@@ -287,11 +287,11 @@ def test_quiet_log_when_piped(tmp_path):
 
 def test_sweep_all_runs_every_sweep_in_one_pool(tmp_path, monkeypatch):
     "`icl-study sweep all` computes every sweep's cells (shared ones once) and writes each sweep's results table."
-    from icl_study import sweeps
+    from icl_study import runs, sweeps
     calls = []
     def toy(cfg):
         calls.append(cfg); return sweeps.toy_runner(cfg)
-    monkeypatch.setattr(sweeps, 'default_runner', lambda: toy)
+    monkeypatch.setattr(runs, 'default_runner', lambda: toy)
     code, out, err = run('sweep', 'all', '--profile', 'smoke', '--out', tmp_path)
     assert code == 0, err
     for s in sweeps.SWEEPS: assert (tmp_path / s / 'results.csv').exists(), s

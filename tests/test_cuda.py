@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 from icl_study.config import override
-from icl_study.efficiency import bench_config, gpt2_benchmark
+from icl_study.speed import bench_config, gpt2_benchmark
 from icl_study.sweeps import families
 from icl_study.stacked import train_stacked, can_stack
 from icl_study.train import train

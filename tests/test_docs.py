@@ -2,7 +2,8 @@
 import importlib, inspect, json, re
 from pathlib import Path
 import pytest
-from icl_study.docs import readme_text, build_site, chapters, project_root
+from icl_study.docs import readme_text, project_root
+from icl_study.site import MATHJAX_CONFIG, build_site, chapters
 
 def test_readme_matches_index():
     "README.md is exactly nbs/index.ipynb as markdown (regenerate with `make readme`)."
@@ -28,6 +29,20 @@ def test_site_pages_and_links(site):
             target = page.parent / path if path else page
             assert target.exists(), f"{page.name} links to missing {href}"
             if anchor and target.name in ids: assert anchor in ids[target.name], f"{page.name} links to missing anchor {href}"
+
+def test_site_scripts_are_local(site):
+    "Pages load only files of the site folder (MathJax included: no CDN), and the MathJax files they name are there."
+    out, pages = site
+    for page in pages:
+        text = page.read_text()
+        srcs = re.findall(r'<script\b[^>]*\bsrc="([^"]*)"', text) + re.findall(r'<link\b[^>]*\bhref="([^"]*)"', text)
+        assert f'mathjax/MathJax.js?config={MATHJAX_CONFIG}' in srcs, page.name
+        for s in srcs:
+            assert not re.match(r'^([a-z]+:|//)', s), f"{page.name} loads {s} from outside the site"
+            assert (out / s.split('?')[0]).is_file(), f"{page.name} loads missing {s}"
+    mj = out / 'mathjax'
+    assert (mj / 'MathJax.js').is_file() and (mj / 'config' / f'{MATHJAX_CONFIG}.js').is_file()
+    assert (mj / 'jax/output/HTML-CSS/fonts/STIX-Web/fontdata.js').is_file() and any((mj / 'fonts').rglob('*.woff'))
 
 def test_no_directive_or_prompt_leaks(site):
     "No `#|` directive is shown (prose and string literals may quote one), no hidden cell, and no `In [n]:` prompt."

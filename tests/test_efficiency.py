@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import torch
 from icl_study.efficiency import (VARIANTS, build_attention, count_ops, softmax_flops, state_bytes, peak_memory,
-                                  efficiency_table, scaling_summary, GargModel)
+                                  efficiency_table, scaling_summary)
+from icl_study.speed import GargModel
 from icl_study.config import ModelConfig
 from icl_study.model import ICLTransformer, n_params
 

@@ -4,8 +4,9 @@ import nbformat
 from html.parser import HTMLParser
 from pathlib import Path
 import pytest
-from icl_study.reports import render_all, render_report, ReportError
-from icl_study.sweeps import sweep_cells, write_cell, failed_record
+from icl_study.analysis.render import render_all, render_report, ReportError
+from icl_study.sweeps import sweep_cells
+from icl_study.runs import write_cell, failed_record
 
 SWEEPS = ('steps', 'context', 'heads', 'length')  # a one-run sweep, the cost figure's sweep, and two with sections of their own
 
@@ -63,7 +64,7 @@ def test_index(rendered):
 def test_sections_and_claims(rendered):
     "The heads report shows the weight patterns; the length report says who could not run; the scorecard judges every claim."
     import pandas as pd
-    from icl_study.claims import CLAIMS
+    from icl_study.analysis.claims import CLAIMS
     tmp, _ = rendered
     heads = (tmp / 'reports' / 'smoke' / 'heads.html').read_text()
     assert 'Weight patterns' in heads and 'kq_diag' in heads and len(_pngs(heads)) >= 3

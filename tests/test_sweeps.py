@@ -1,10 +1,11 @@
-"Sweeps: the cell cache survives kill -9, failures are recorded, only changed cells recompute, Ray equals local."
+"Sweeps and runs: the cell cache survives kill -9, failures are recorded, only changed cells recompute, Ray equals local."
 import importlib.util, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 import pandas as pd
 import pytest
 from icl_study.config import ConfigError
-from icl_study.sweeps import PROFILES, cell_path, families, run_sweep, sweep_cells, toy_runner
+from icl_study.sweeps import PROFILES, families, sweep_cells, toy_runner
+from icl_study.runs import cell_path, run_sweep
 
 PY = sys.executable
 SWEEP = 'context'  # smoke: every family × 2 context lengths
@@ -24,7 +25,8 @@ def _run(out, runner=toy_runner, profile='smoke', sweep=SWEEP, **kw):
 # (a) kill -9 mid-sweep, then resume --------------------------------------------------------------------------------
 SLOW = """
 import sys, time
-from icl_study.sweeps import run_sweep, toy_runner
+from icl_study.sweeps import toy_runner
+from icl_study.runs import run_sweep
 def slow(cfg):
     time.sleep(0.3)
     return toy_runner(cfg)
@@ -173,7 +175,8 @@ def _real_runner_exists() -> bool:
 
 DRIVER = """
 import json, sys
-from icl_study.sweeps import run_sweep, toy_runner
+from icl_study.sweeps import toy_runner
+from icl_study.runs import run_sweep
 runner = toy_runner if sys.argv[3] == 'toy' else None
 df = run_sweep(sys.argv[1], 'smoke', executor='ray', address=sys.argv[2], out=sys.argv[4], runner=runner, progress=False)
 print('SUMMARY', json.dumps(df.attrs['summary']))
