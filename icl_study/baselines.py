@@ -31,6 +31,7 @@ def nmse(pred: torch.Tensor,  # (B, o) predictions
 BASELINES: dict[str, Callable] = {}  # registry name -> predictor f(xs, ys, xq, **hyper) -> (B, o)
 
 def baseline(name: str,  # registry name
+             registry: dict|None = None,  # where to register (default `BASELINES`; `04a_learners` has its own)
             ) -> Callable:
     "Decorator: register a predictor under `name`; with an empty context (n = 0) it predicts 0."
     def register(f):
@@ -38,7 +39,7 @@ def baseline(name: str,  # registry name
         def predict(xs, ys, xq, **hyper):
             if xs.shape[1] == 0: return xq.new_zeros(xq.shape[0], ys.shape[-1])
             return f(xs, ys, xq, **hyper)
-        BASELINES[name] = predict
+        (BASELINES if registry is None else registry)[name] = predict
         return predict
     return register
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field, fields, asdict, replace
 from typing import ClassVar
 
 # %% auto #0
-__all__ = ['IN_TEST', 'MAX_SEED', 'MAX_SCALE', 'CHECKS', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'TRAIN_UNUSED',
-           'ConfigError', 'add_check', 'TaskConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig', 'RunConfig',
-           'config_keys', 'override', 'to_dict', 'to_json', 'from_json', 'config_hash', 'train_hash', 'atomic_write',
-           'fmt_bytes', 'available_memory', 'check_memory', 'check_device']
+__all__ = ['IN_TEST', 'MAX_SEED', 'MAX_SCALE', 'CHECKS', 'X_DISTS', 'ALIGN', 'CACHE_VERSION', 'NOT_HASHED', 'LATER_FIELDS',
+           'TRAIN_UNUSED', 'ConfigError', 'add_check', 'TaskConfig', 'ModelConfig', 'TrainConfig', 'EvalConfig',
+           'RunConfig', 'config_keys', 'override', 'to_dict', 'to_json', 'from_json', 'config_hash', 'train_hash',
+           'atomic_write', 'fmt_bytes', 'available_memory', 'check_memory', 'check_device']
 
 # %% ../nbs/00_config.ipynb #c6e37a47
 IN_TEST = bool(os.environ.get('IN_TEST'))  # nbdev-test sets this: notebooks shrink their work under test
@@ -100,6 +100,9 @@ class TaskConfig(_Config):
     rho: float = 0.5                # anisotropic: Cov(x)_ij = rho^|i-j| when no spectrum is given
     w_scale: float = 1.0            # std of the entries of W* (prior N(0, w_scale^2 I))
     noise: float = 0.0              # std of the label noise
+    function: str = 'linear'        # the task kind: a function class registered in `01_tasks` (see `function_names()`)
+    options: dict = field(default_factory=dict)  # the kind's own options, e.g. {'k': 3} (defaults per kind, checked by `01_tasks`)
+    pool: int|None = None           # M pretraining tasks drawn once per run (None: a fresh task every prompt)
     def check(self):
         self._positive('d', 'n_points', 'out_dim', 'x_scale', 'w_scale')
         self._choice('x_dist', X_DISTS)
@@ -243,6 +246,8 @@ def override(cfg: RunConfig,  # the config to start from
 # %% ../nbs/00_config.ipynb #aa5aa9c4
 CACHE_VERSION = 4  # bump when a code change alters what an unchanged config computes
 NOT_HASHED = ('train.device', 'train.compile')  # fields that do not change results (beyond float rounding)
+# fields added after the cache began, with their defaults: left out of the key at the default, so every key made before them stays valid
+LATER_FIELDS = {'task.function': 'linear', 'task.options': {}, 'task.pool': None}
 
 def to_dict(cfg) -> dict:
     "Plain nested dict of a config (JSON-ready)."
@@ -261,6 +266,9 @@ def config_hash(cfg: RunConfig,  # the config to key
                ) -> str:
     "Stable 12-hex-digit key of the result-relevant fields of `cfg`."
     d = to_dict(cfg)
+    for k, default in LATER_FIELDS.items():
+        s, name = k.split('.')
+        if d[s].get(name, default) == default: d[s].pop(name, None)     # at its default: not in the key
     for k in exclude:
         s, _, name = k.partition('.')
         if name: d[s].pop(name, None)

@@ -8,7 +8,7 @@ import json, re
 from pathlib import Path
 import numpy as np, pandas as pd
 from ..sweeps import get_sweep
-from ..evaluate import PATTERNS
+from ..patterns import PATTERNS
 from .results import (AXIS_SHORT, BASELINE_LABELS, sweep_axis, family_order, beyond, shown, model_curves,
                                         baseline_curves, cell_status, unrunnable, convergence, convergence_table, paired_ratio,
                                         shift_table, pattern_table, _variant)
@@ -111,7 +111,7 @@ def _heads_sections(df: pd.DataFrame) -> list:
     from IPython.display import Markdown
     pt = pattern_table(df)
     out = [Markdown("## Weight patterns\n\nSeed 002's four properties of the trained one-layer softmax model, as numbers "
-                    "(`evaluate.pattern_metrics`; mean [95% interval] over seeds): `kq_diag` how diagonal the KQ x block is "
+                    "(`patterns.pattern_metrics`; mean [95% interval] over seeds): `kq_diag` how diagonal the KQ x block is "
                     "(1: diagonal), `kq_alike` how alike the heads' x blocks are (1: the same up to sign and scale), "
                     "`ov_last` the share of each OV product on the label entry (1: last-entry-only), `ov_zero_sum` whether "
                     "the heads' label entries cancel (0: zero-sum). A random matrix gives `kq_diag` ≈ 1/d and `ov_last` ≈ 1/(d+1)."),

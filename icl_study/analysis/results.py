@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from ..sweeps import SWEEPS, FAMILIES, BEYOND, get_sweep, get_profile
 from ..runs import run_study, load_results
-from ..evaluate import REFERENCE, PATTERNS, aggregate_seeds, samples_to, t_quantile
+from ..evaluate import REFERENCE, aggregate_seeds, samples_to, t_quantile
+from ..patterns import PATTERNS
 
 # %% auto #0
 __all__ = ['AXIS_LABELS', 'AXIS_SHORT', 'BASELINE_LABELS', 'demo_runner', 'demo_study', 'sweep_axis', 'family_order', 'beyond',
