@@ -26,7 +26,7 @@ check-sync: $(STAMP)
 	@bash dev/check_sync.sh $(BIN)
 
 test-nbs: $(STAMP)
-	$(BIN)/nbdev-test --n-workers 2
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2
 
 test-py: $(STAMP)
 	$(BIN)/pytest tests

@@ -370,10 +370,12 @@ def under_matching(results: dict,  # sweep name -> results table, with `at` and 
                    matched: str = 'params',  # the same sweep at matched parameters
                    claims: dict|None = None,  # the claims (default every registered one that reads `at`)
                   ) -> pd.DataFrame:
-    "Every claim that reads `at`, judged at matched width and again with `matched` in its place: both verdicts and figures."
+    "Every claim that reads `at`, judged at matched width and with `matched` in its place, on the context lengths both have."
     cs = claims if claims is not None else {k: c for k, c in CLAIMS.items() if at in c.sweeps}
     if matched not in results: return pd.DataFrame(columns=['id', 'part', 'claim', 'verdict_width', 'verdict_params', 'changed'])
-    w = scorecard(results, profile, cs)
+    xs = set(results[matched]['task.n_points'].dropna())
+    same = results[at][results[at]['task.n_points'].isin(xs)]                  # the same context grid on both sides
+    w = scorecard({**results, at: same}, profile, cs)
     m = scorecard({**results, at: results[matched]}, profile, cs)
     t = w[['id', 'part', 'claim', 'our_figure', 'verdict']].merge(m[['id', 'part', 'our_figure', 'verdict']], on=['id', 'part'],
                                                                   suffixes=('_width', '_params'))

@@ -25,7 +25,9 @@ def row_config(row: pd.Series):
     for k, tp in types.items():
         if k not in row.index: continue
         v = row[k].item() if isinstance(row[k], np.generic) else row[k]
-        if isinstance(v, float) and math.isnan(v): v = None
+        if isinstance(v, float) and math.isnan(v):
+            if not tp.endswith('|None'): continue      # a field added after the row was written: its default
+            v = None
         elif isinstance(v, float) and tp.startswith('int') and v.is_integer(): v = int(v)
         vals[k] = v
     return override(RunConfig(), vals)

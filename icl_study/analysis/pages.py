@@ -221,8 +221,9 @@ def matching_markdown(tables: dict,  # sweep name -> results table, with `contex
     u = under_matching(tables, profile)
     ch = u[u.changed]
     said = ('No verdict changes.' if ch.empty else 'Changed: ' + '; '.join(
-        f"{r.claim}{f' ({r.part})' if r.part else ''}: {r.verdict_width} → {r.verdict_params}" for r in ch.itertuples()))
-    return _md(t) + f"\n\nRank 1 = lowest mean nMSE. Claims reading `context`, judged again at matched parameters: {said}"
+        f"{r.claim.rstrip('.')}{f' ({r.part})' if r.part else ''}: {r.verdict_width} → {r.verdict_params}" for r in ch.itertuples()))
+    return _md(t) + (f"\n\nRank 1 = lowest mean nMSE over seeds. The claims that read `context`, judged on the same context "
+                     f"lengths at matched width and at matched parameters ({len(u)} findings): {said}")
 
 def front_page_tables(folder: str|Path) -> dict:
     "The front page's tables from a profile's report folder (reports/<profile>/): name -> markdown."

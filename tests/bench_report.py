@@ -1,0 +1,48 @@
+"""Where `make report`'s time goes: training, evaluation and rendering, from the cell cache and the run's log.
+
+    (time make report) 2>&1 | tee /tmp/report.log
+    .venv/bin/python tests/bench_report.py runs/quick /tmp/report.log
+
+Each cell record (`runs/<profile>/cells/*.json`) keeps the seconds its group took in a worker and, per trained model,
+`train_wall_s`; the log gives the wall time of the cell phase (the last progress line) and of the whole command.
+"""
+import json, re, sys
+from collections import defaultdict
+from pathlib import Path
+
+def breakdown(runs: Path) -> dict:
+    "Worker seconds per family, each training group counted once: in all, and training (its `train_wall_s`)."
+    from icl_study.config import RunConfig
+    from icl_study.evaluate import group_key   # the seeds of a cell train together (stacked) under one key
+    groups, cells = {}, defaultdict(int)       # train hash -> (family, group seconds, training seconds)
+    for f in sorted((runs / 'cells').glob('*.json')):
+        r = json.loads(f.read_text())
+        fam = r.get('config', {}).get('model', {}).get('attention', '?')
+        cells[fam] += 1
+        key = (group_key(RunConfig(**r["config"])), r.get("finished", "")[:16], round(r.get("seconds") or 0.))  # one run of a group
+        tr = next((row['value'] for row in r.get('rows') or [] if row.get('metric') == 'train_wall_s'), 0.)
+        old = groups.get(key, (fam, 0., 0.))
+        groups[key] = (fam, max(old[1], r.get('seconds') or 0.), max(old[2], tr))  # every cell of a group keeps its total
+    total, train = defaultdict(float), defaultdict(float)
+    for fam, s, tr in groups.values(): total[fam] += s; train[fam] += tr
+    return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(groups))
+
+def log_phases(log: Path) -> dict:
+    "Wall seconds of the cell phase (last progress line) and of the whole command (`time`'s real)."
+    text = log.read_text()
+    cells = [float(s) for s in re.findall(r'cells: \d+/\d+ cells[^\n]*?, (\d+)s', text)]
+    real = re.search(r'real\s+(\d+)m([\d.]+)s', text)
+    return dict(cells_s=cells[-1] if cells else None, real_s=int(real.group(1)) * 60 + float(real.group(2)) if real else None)
+
+if __name__ == '__main__':
+    runs = Path(sys.argv[1] if len(sys.argv) > 1 else 'runs/quick')
+    b = breakdown(runs)
+    tot, tr = sum(b['total'].values()), sum(b['train'].values())
+    print(f"{sum(b['cells'].values())} cell records in {b['groups']} training groups; worker seconds {tot:.0f}: training {tr:.0f} ({tr / max(tot, 1):.0%}), "
+          f"evaluation and the rest {tot - tr:.0f}")
+    for fam in sorted(b['total'], key=lambda f: -b['total'][f]):
+        print(f"  {fam:15s} cells {b['cells'][fam]:4d}  worker s {b['total'][fam]:7.0f}  training s {b['train'].get(fam, 0):7.0f}")
+    if len(sys.argv) > 2:
+        p = log_phases(Path(sys.argv[2]))
+        if p['cells_s'] and p['real_s']:
+            print(f"wall: {p['real_s']:.0f} s in all; cell phase {p['cells_s']:.0f} s; setup, rendering, costs {p['real_s'] - p['cells_s']:.0f} s")
