@@ -8,6 +8,7 @@ import math, zlib
 from dataclasses import dataclass, field, replace
 import pandas as pd
 from .config import RunConfig, ConfigError, override, config_hash, train_hash
+import icl_study.tasks  # its checks of task kinds, pools and shifts (`add_check`) apply to every cell's config
 
 # %% auto #0
 __all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'STACK_CPU_TOKENS', 'Variant', 'Sweep', 'get_sweep', 'get_profile',
