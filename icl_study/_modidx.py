@@ -9,6 +9,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                        'icl_study/analysis/claims.py'),
                                            'icl_study.analysis.claims._ratio_over_depths': ( 'claims.html#_ratio_over_depths',
                                                                                              'icl_study/analysis/claims.py'),
+                                           'icl_study.analysis.claims._test_loss': ( 'claims.html#_test_loss',
+                                                                                     'icl_study/analysis/claims.py'),
                                            'icl_study.analysis.claims.claim': ('claims.html#claim', 'icl_study/analysis/claims.py'),
                                            'icl_study.analysis.claims.converges_faster': ( 'claims.html#converges_faster',
                                                                                            'icl_study/analysis/claims.py'),
