@@ -14,17 +14,20 @@ def breakdown(runs: Path) -> dict:
     "Worker seconds per family, each training group counted once: in all, and training (its `train_wall_s`)."
     from icl_study.config import RunConfig
     from icl_study.evaluate import group_key   # the seeds of a cell train together (stacked) under one key
-    groups, cells = {}, defaultdict(int)       # train hash -> (family, group seconds, training seconds)
+    groups, cells = {}, defaultdict(int)       # one run of a group -> (family, its seconds, {seed: training seconds})
     for f in sorted((runs / 'cells').glob('*.json')):
         r = json.loads(f.read_text())
         fam = r.get('config', {}).get('model', {}).get('attention', '?')
         cells[fam] += 1
         key = (group_key(RunConfig(**r["config"])), r.get("finished", "")[:16], round(r.get("seconds") or 0.))  # one run of a group
         tr = next((row['value'] for row in r.get('rows') or [] if row.get('metric') == 'train_wall_s'), 0.)
-        old = groups.get(key, (fam, 0., 0.))
-        groups[key] = (fam, max(old[1], r.get('seconds') or 0.), max(old[2], tr))  # every cell of a group keeps its total
+        g = groups.setdefault(key, (fam, r.get('seconds') or 0., {}))
+        g[2][r['config'].get('seed', 0)] = tr
     total, train = defaultdict(float), defaultdict(float)
-    for fam, s, tr in groups.values(): total[fam] += s; train[fam] += tr
+    for fam, s, seeds in groups.values():
+        t = list(seeds.values())
+        total[fam] += s
+        train[fam] += t[0] if len(set(round(x, 6) for x in t)) == 1 else sum(t)   # stacked seeds share one time
     return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(groups))
 
 def log_phases(log: Path) -> dict:
