@@ -116,3 +116,11 @@ def test_scorecard_rows_and_gaps():
     assert by.loc[('depth-helps-both', ''), 'our_figure'] == 'not measured'
     assert by.loc[('multihead-beats-single', ''), 'detail'].startswith('could not judge')
     assert (sc.profile == 'quick').all() and set(sc.verdict) <= set(VERDICTS)
+
+def test_scorecard_plans_seeds():
+    "Every judged row says the seeds it rests on and those the power calculation asks for; a wider spread asks for more."
+    narrow = scorecard(ctx(others() | {'sparse': {5: [.60, .61, .62], 40: [.62, .63, .64]}}), 'quick').set_index('id')
+    wide = scorecard(ctx(others() | {'sparse': {5: [.60, .66, .62], 40: [.70, .61, .64]}}), 'quick').set_index('id')
+    assert narrow.loc['sparse-flat', 'n_seeds'] == 3
+    assert 2 <= narrow.loc['sparse-flat', 'seeds_to_decide'] < wide.loc['sparse-flat', 'seeds_to_decide']
+    assert narrow.loc['multihead-beats-single', 'n_seeds'] == 0          # a sweep not in the results: nothing to plan
