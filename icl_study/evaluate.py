@@ -300,6 +300,18 @@ def _final_rows(model, cfg: RunConfig, step: int) -> list[dict]:
                          data=json.dumps({'kq': kq.tolist(), 'ov': ov.tolist()})))
     return rows
 
+_BASELINE_ROWS: dict = {}  # (task, evaluation set, pool seed or None) -> the baselines' rows, shared by the cells of a process
+
+def _baseline_rows(cfg: RunConfig, sets: list, bayes: list, pool) -> list[dict]:
+    "The baselines' rows on a cell's evaluation sets: computed once per process for each task, evaluation set and pool."
+    ev = cfg.eval
+    key = (repr(cfg.task), ev.n_tasks, ev.seed, ev.bootstrap, ev.ci, None if pool is None else cfg.seed)
+    if key not in _BASELINE_ROWS:
+        if len(_BASELINE_ROWS) >= 64: _BASELINE_ROWS.clear()   # a bound on memory; a cleared entry is recomputed
+        _BASELINE_ROWS[key] = [r for (t, _, cols), b in zip(sets, bayes)
+                               for r in error_rows(baseline_predictions(t, cfg.task, pool=pool), t, cfg.task, ev, bayes=b, **cols)]
+    return [dict(r) for r in _BASELINE_ROWS[key]]
+
 def _score(cfg: RunConfig, snaps: dict, model, status: str, extra: dict, align_tasks: int) -> pd.DataFrame:
     "One cell's tidy rows from the group's weights."
     ev, tc = eval_tasks(cfg.task, cfg.eval), cfg.task
@@ -315,7 +327,7 @@ def _score(cfg: RunConfig, snaps: dict, model, status: str, extra: dict, align_t
         if cfg.eval.align == 'all' or (cfg.eval.align == 'last' and step == steps[-1]):
             rows += alignment_rows(model_predictor(model), sub, tc, ALIGN_REFS, cfg.eval, step=step)
     if steps and steps[-1] == cfg.train.steps: rows += _final_rows(model, cfg, steps[-1])
-    for (t, _, cols), b in zip(sets, bayes): rows += error_rows(baseline_predictions(t, tc, pool=pool), t, tc, cfg.eval, bayes=b, **cols)
+    rows += _baseline_rows(cfg, sets, bayes, pool)
     if tc.function == 'linear' and tc.x_dist == 'isotropic' and tc.x_scale == tc.w_scale == 1 and tc.noise == 0:
         rows += [dict(predictor=k, metric='nmse_closed_form', value=closed_form_nmse(k, tc.d, tc.n_points)) for k in CLOSED_FORMS]
     if tc.function in L.EXCESS_KINDS and tc.x_dist != 'uniform':                            # the Bayes risk: ridge's closed form
