@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, math, os, tempfile
 from pathlib import Path
 from .config import ConfigError, _fail
+from .tasks import FUNCTIONS
 
 # %% auto #0
 __all__ = ['TASK_FLAGS', 'TRAIN_FLAGS', 'BASELINE_FLAGS', 'TRAIN_SIZES', 'SHIFT_FIELDS', 'baselines_config', 'train_config']
@@ -37,7 +38,8 @@ def _kv(items: list[str], what: str) -> dict:
 
 # %% ../nbs/11_args.ipynb #0560e467
 TASK_FLAGS = {'d': 'task.d', 'out_dim': 'task.out_dim', 'x_dist': 'task.x_dist', 'x_scale': 'task.x_scale',
-              'spectrum': 'task.spectrum', 'rho': 'task.rho', 'w_scale': 'task.w_scale', 'noise': 'task.noise'}
+              'spectrum': 'task.spectrum', 'rho': 'task.rho', 'w_scale': 'task.w_scale', 'noise': 'task.noise',
+              'function': 'task.function', 'pool': 'task.pool'}
 TRAIN_FLAGS = {**TASK_FLAGS, 'variant': 'model.attention', 'n_points': 'task.n_points', 'layers': 'model.num_layers',
                'd_model': 'model.d_model', 'heads': 'model.n_heads', 'max_len': 'model.max_len', 'steps': 'train.steps',
                'batch_size': 'train.batch_size', 'lr': 'train.lr', 'device': 'train.device', 'eval_tasks': 'eval.n_tasks',
@@ -56,6 +58,10 @@ def _task_args(p):
     p.add_argument('--rho', type=float, help='anisotropic: Cov(x)_ij = rho^|i-j| (task.rho)')
     p.add_argument('--w-scale', type=float, help='std of the entries of W* (task.w_scale)')
     p.add_argument('--noise', type=float, help='label-noise std (task.noise)')
+    p.add_argument('--function', help='task kind: ' + ' | '.join(FUNCTIONS) + ' (task.function; default linear)')
+    p.add_argument('--option', nargs='+', action='extend', default=[], metavar='KEY=VALUE',
+                   help="an option of the task kind, e.g. k=3 for sparse_linear (task.options; repeatable)")
+    p.add_argument('--pool', type=int, help='pretrain on this many tasks, drawn once per run seed (task.pool; default: a fresh task every prompt)')
     p.add_argument('--set', nargs='+', action='extend', default=[], metavar='KEY=VALUE',
                    help='any other config field, e.g. model.mlp_ratio=0 (repeatable)')
 
@@ -68,6 +74,12 @@ def _overrides(a, flags: dict, allowed: tuple = ('task.', 'model.', 'train.', 'e
             if k in out: raise ConfigError(f"--set {k}: already given by {by[k]}; give each field once")
             if not k.startswith(allowed): raise ConfigError(f"--set {k}: not used by this command; allowed: {', '.join(p + '*' if p.endswith('.') else p for p in allowed)}")
             out[k], by[k] = v, f"--set {k}"
+    if getattr(a, 'option', None):                                           # the kind's options, typed like its defaults
+        if 'task.options' in out: raise ConfigError("--set task.options: also given by --option; give the task's options once")
+        kind = out.get('task.function', 'linear')
+        if kind not in FUNCTIONS: raise ConfigError(f"--function: must be one of {', '.join(FUNCTIONS)}, got {kind!r}")
+        dflt = FUNCTIONS[kind].defaults
+        out['task.options'] = {k: _typed(v, dflt.get(k)) for k, v in _kv(a.option, '--option').items()}
     if out.get('task.spectrum') is not None or out.get('task.rho') is not None:  # both are ignored unless inputs are anisotropic
         for k in ('task.spectrum', 'task.rho'):
             if k in out and out.get('task.x_dist', 'isotropic') != 'anisotropic':

@@ -11,9 +11,9 @@ from .config import RunConfig, ConfigError, override, config_hash, train_hash
 import icl_study.tasks  # its checks of task kinds, pools and shifts (`add_check`) apply to every cell's config
 
 # %% auto #0
-__all__ = ['SWEEPS', 'FAMILIES', 'BEYOND', 'PROFILES', 'STACK_CPU_TOKENS', 'Variant', 'Sweep', 'get_sweep', 'get_profile',
-           'profile_sweeps', 'runs_folder', 'families', 'family_options', 'sweep_variants', 'Cell', 'sweep_cells',
-           'stacks', 'groups_of', 'describe_sweeps', 'toy_runner']
+__all__ = ['FAMILIES', 'BEYOND', 'SWEEPS', 'KINDS', 'PROFILES', 'STACK_CPU_TOKENS', 'Variant', 'Sweep', 'get_sweep',
+           'get_profile', 'profile_sweeps', 'runs_folder', 'families', 'family_options', 'sweep_variants', 'Cell',
+           'sweep_cells', 'stacks', 'groups_of', 'describe_sweeps', 'toy_runner']
 
 # %% ../nbs/08_sweeps.ipynb #03d232e1
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class Sweep:
     axis: str|None = None                      # results column on the figures' x (default: `key`)
     condition: str|None = None                 # the rows its figures read: plain rows (None) or one `condition`
     match: str|None = None                     # resize every other variant to this family's parameter count (`model.match_params`)
+    template: str = '_report.ipynb'            # the report template in nbs/ (`_kinds.ipynb`: sweeps over task kinds and pools)
+
+FAMILIES = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')  # the study's families, in its order
+BEYOND = ('deltanet', 'gated_deltanet', 'mamba2', 'hybrid')          # families beyond the study documents, after them
 
 SWEEPS = {
     'steps': Sweep('train.eval_at', 'steps', 'training steps: one run per family, evaluated at each step of the grid',
@@ -61,21 +65,28 @@ SWEEPS = {
                     one_run=True, axis='n_points', condition='length'),
     'params': Sweep('task.n_points', 'params', 'context points, every family resized to the softmax model\'s parameter count',
                     match='softmax'),
+    'functions': Sweep('task.function', 'functions', 'every family on each task kind (Garg\'s function classes, noisy regression, '
+                       'sparse parity), scored against that kind\'s learners', doc='own', template='_kinds.ipynb'),
+    'diversity': Sweep('task.pool', 'diversity', 'noisy regression pretrained on a finite pool of M tasks (None: a fresh task '
+                       'every prompt), scored on fresh tasks against dMMSE and ridge', doc='own', template='_kinds.ipynb',
+                       fixed={'task.function': 'noisy_linear'},
+                       variants=tuple(Variant(f, f) for f in FAMILIES + ('deltanet',))),
 }
-FAMILIES = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')  # the study's families, in its order
-BEYOND = ('deltanet', 'gated_deltanet', 'mamba2', 'hybrid')          # families beyond the study documents, after them
 
 # %% ../nbs/08_sweeps.ipynb #074e654b
 def _heads(widths: tuple, head_dim: int) -> tuple:
     "Grid values of the `heads` sweep: each head count with the width that keeps every head `head_dim` wide."
     return tuple({'model.n_heads': h, 'model.d_model': h * head_dim} for h in widths)
 
+KINDS = ('linear', 'noisy_linear', 'sparse_linear', 'relu_net', 'decision_tree', 'sparse_parity')  # the task kinds of the `functions` sweep (`tasks.FUNCTIONS`)
+
 PROFILES = {
     'paper': dict(
         base={'task.d': 20, 'task.n_points': 41, 'model.num_layers': 8, 'train.steps': 5000, 'eval.n_tasks': 1000},
         grids={'steps': (0, 1000, 2000, 5000, 10000, 20000), 'layers': (2, 4, 8, 16, 32, 64),
                'context': (5, 10, 20, 40, 80, 120, 160, 200), 'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6),
-               'heads': _heads((1, 2, 4, 8), 32), 'length': (41, 82, 164, 328), 'params': (40, 160)},
+               'heads': _heads((1, 2, 4, 8), 32), 'length': (41, 82, 164, 328), 'params': (40, 160),
+               'functions': KINDS, 'diversity': tuple(2 ** k for k in range(1, 17, 2)) + (None,)},
         sweeps={'rank': {'task.n_points': 160},
                 'depth': {'task.d': 5, 'train.steps': 20000, 'train.eval_at': tuple(range(0, 20001, 500))}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 16}, 'lowrank': {'rank_frac': 0.5}},
@@ -86,11 +97,12 @@ PROFILES = {
               'eval.n_tasks': 500, 'eval.bootstrap': 200},
         grids={'steps': (0, 100, 250, 500, 1000), 'layers': (1, 2, 4), 'context': (5, 10, 20, 40),
                'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6), 'heads': _heads((1, 2, 4, 8), 8),
-               'length': (10, 20, 40, 80), 'params': (10, 40)},
+               'length': (10, 20, 40, 80), 'params': (10, 40),
+               'functions': KINDS, 'diversity': (2, 4, 8, 16, 32, 64, None)},
         sweeps={'rank': {'task.n_points': 20}, 'depth': {'train.steps': 2000, 'train.eval_at': tuple(range(0, 2001, 100))},
                 'heads': {'train.steps': 2000}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 4}, 'lowrank': {'rank_frac': 0.5}},
-        seeds=(0, 1, 2, 3, 4)),
+        seeds=(0, 1, 2, 3, 4), sweep_seeds={'functions': (0, 1, 2), 'diversity': (0, 1, 2)}),
     'faithful': dict(  # the documents' own settings where a CPU runs them in hours (see "The faithful profile")
         base={'task.d': 5, 'task.n_points': 20, 'model.d_model': 32, 'model.n_heads': 4, 'model.num_layers': 2,
               'model.max_len': 256, 'train.steps': 5000, 'train.warmup': 500, 'eval.n_tasks': 1000, 'eval.bootstrap': 200},
@@ -107,7 +119,8 @@ PROFILES = {
         base={'task.d': 2, 'task.n_points': 5, 'model.d_model': 16, 'model.n_heads': 2, 'model.num_layers': 2,
               'model.max_len': 16, 'train.steps': 4, 'train.batch_size': 8, 'eval.n_tasks': 32, 'eval.bootstrap': 20},
         grids={'steps': (0, 4), 'layers': (1, 2), 'context': (3, 6), 'rank': (0.5, 1.0), 'depth': (1, 2),
-               'heads': _heads((1, 2), 4), 'length': (5, 20), 'params': (3, 6)},
+               'heads': _heads((1, 2), 4), 'length': (5, 20), 'params': (3, 6),
+               'functions': ('noisy_linear', 'sparse_parity'), 'diversity': (2, None)},
         sweeps={'rank': {'task.n_points': 6}, 'depth': {'train.eval_at': (0, 2, 4)}},
         families={'gqa': {'kv_heads': 1}, 'sparse': {'window': 2}, 'lowrank': {'rank_frac': 0.5}},
         seeds=(0,), judge=False),
@@ -193,12 +206,12 @@ def sweep_cells(name: str,  # sweep name (see `SWEEPS`)
                 profile: str|dict = 'quick',  # profile name (see `PROFILES`) or a profile dict
                 overrides: dict|None = None,  # dotted overrides for every cell (applied before the swept value)
                ) -> list[Cell]:
-    "The cells of sweep `name` under `profile`: every variant × seed × grid value."
+    "The cells of sweep `name` under `profile`: every variant × seed (the profile's `sweep_seeds` of `name`, else its `seeds`) × grid value."
     sw, p = get_sweep(name), get_profile(profile)
     grid = tuple(p['grids'][sw.grid])
     cells = []
     for var in sweep_variants(name):
-        for seed in p.get('seeds', (0,)):
+        for seed in p.get('sweep_seeds', {}).get(name, p.get('seeds', (0,))):
             base = [p['base'], sw.fixed, p.get('sweeps', {}).get(name, {}), var.overrides,
                     {'model.attention': var.family, 'model.attn_options': {**family_options(var.family, p), **var.options},
                      'seed': seed}, overrides or {}]

@@ -72,6 +72,15 @@ BAD = [
     (['baselines', '--rho', '0.3'], '--rho: only used with task.x_dist=anisotropic'),
     *[(['baselines', '--x-dist', 'anisotropic', '--rho', v], m) for v, m in
       (('1', 'task.rho: must be in (-1, 1)'), ('-1', 'task.rho: must be in (-1, 1)'), ('1e300', 'must be in (-1, 1)'), ('nan', 'must be finite'), ('x', 'invalid float value'))],
+    # baselines and train: the task kind's flags
+    *[(sub + args, m) for sub in (['baselines'], T) for args, m in
+      ((['--function', 'spline'], 'task.function: must be one of linear, noisy_linear'),
+       (['--function', 'sparse_linear', '--option', 'k=9'], 'task.options.k: must be in [1, d=5]'),
+       (['--function', 'sparse_parity', '--option', 'k=1.5'], 'task.options.k: must be of type int'),
+       (['--option', 'k=2'], 'task.options: must name options of function linear'),
+       (['--function', 'sparse_linear', '--option', 'k'], '--option: expected KEY=VALUE'),
+       (['--pool', '0'], 'task.pool: must be positive'), (['--pool', '-3'], 'task.pool: must be positive'),
+       (['--pool', 'x'], 'invalid int value'))],
     # baselines: evaluation flags
     *[(['baselines', '--seed', v], m) for v, m in
       (('-1', 'eval.seed: must be in [0, 2**63)'), (HUGE_SEED, 'eval.seed: must be in [0, 2**63)'), ('x', 'invalid int value'))],

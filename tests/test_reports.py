@@ -89,3 +89,13 @@ def test_failing_template(rendered, tmp_path):
     failed = tmp / 'reports' / 'smoke' / 'steps.failed.ipynb'
     assert failed.exists() and 'template broke' in failed.read_text()
     assert (tmp / 'reports' / 'smoke' / 'steps.html').read_text() == good
+
+def test_kind_reports(tmp_path):
+    "The functions and diversity sweeps render through `_kinds.ipynb`: their figures, the learners' table and M* per family."
+    for s, marks in (('functions', ('Error per task kind', 'best learner', 'consistent subsets')),
+                     ('diversity', ('pretraining tasks', 'M* per family', 'dMMSE'))):
+        r = render_report(s, 'smoke', out_dir=tmp_path / 'reports', runs_dir=tmp_path / 'runs')
+        page = r.html.read_text()
+        assert len(_pngs(page)) >= 1, s
+        for m in marks: assert m in page, (s, m)
+        assert 'Traceback' not in page and 'ename' not in r.ipynb.read_text(), s

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd
-from ..sweeps import FAMILIES, get_profile
+from ..sweeps import FAMILIES, get_profile, profile_sweeps
 from ..evaluate import t_quantile
 from .results import (interval, ratio_interval, fmt, per_seed, at_x, paired, mean_at, convergence,
                                         family_order, beyond)
@@ -339,9 +339,10 @@ def scorecard(results: dict,  # sweep name -> results table
              ) -> pd.DataFrame:
     "One row per finding of every claim: the document, the claim, its figure and ours with the interval, the verdict."
     name = profile if isinstance(profile, str) else 'custom'
-    judge = get_profile(profile).get('judge', True)
+    judge, ran = get_profile(profile).get('judge', True), profile_sweeps(profile)
     rows = []
     for c in claims.values():
+        if c.sweeps[0] not in ran: continue                                     # a sweep this profile never runs
         base = dict(id=c.id, doc=c.doc, claim=c.text, doc_figure=c.doc_figure, profile=name)
         missing = [s for s in c.sweeps[:1] if s not in results]                 # the first sweep is the one it needs
         if missing:

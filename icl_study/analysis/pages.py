@@ -12,12 +12,14 @@ from ..patterns import PATTERNS
 from .results import (AXIS_SHORT, BASELINE_LABELS, sweep_axis, family_order, beyond, shown, model_curves,
                                         baseline_curves, cell_status, unrunnable, convergence, convergence_table, paired_ratio,
                                         shift_table, pattern_table, _variant)
+from .kinds import functions_sections, diversity_sections, functions_table, diversity_seeds, m_star_table
 from .figures import caption, plot_curves, plot_patterns, _tick
 from .claims import read_scorecard, rankings, under_matching
 
 # %% auto #0
 __all__ = ['SECTIONS', 'FRONT_COLUMNS', 'nmse_table', 'intro_markdown', 'sweep_sections', 'summary_table', 'seeds_text',
-           'claims_markdown', 'results_markdown', 'matching_markdown', 'front_page_tables', 'fill_tables']
+           'claims_markdown', 'results_markdown', 'matching_markdown', 'kinds_markdown', 'diversity_markdown',
+           'front_page_tables', 'fill_tables']
 
 # %% ../../nbs/09d_pages.ipynb #2668bf63
 def _cell_text(v, lo, hi) -> str:
@@ -45,7 +47,8 @@ def nmse_table(df: pd.DataFrame,  # a sweep's results table
 
 # %% ../../nbs/09d_pages.ipynb #9fb9d79d
 def _values(vals) -> str:
-    return ', '.join(_tick(v) for v in vals)
+    "Grid values as text: numbers as ticks, a missing value (no pool) as 'none', names as they are."
+    return ', '.join(str(v) if isinstance(v, str) else 'none' if pd.isna(v) else _tick(v) for v in vals)
 
 def intro_markdown(df: pd.DataFrame,  # a sweep's results table
                    sweep: str,  # the sweep's name
@@ -59,7 +62,7 @@ def intro_markdown(df: pd.DataFrame,  # a sweep's results table
         swept = (f"the evaluation step, {_values(grid)}: one {_tick(max(grid))}-step training run per variant and seed, "
                  "evaluated at each step of the grid")
     elif sw.one_run: swept = f"the {label}, {_values(sorted(json.loads(cells[sw.key].iloc[0])))}: one trained model per variant and seed, scored at each"
-    else: swept = f"`{sw.key}` ({label}) over {_values(sorted(cells[sw.key].unique()))}"
+    else: swept = f"`{sw.key}` ({label}) over {_values(sorted(cells[sw.key].unique(), key=lambda v: (pd.isna(v), v)))}"
     st = cell_status(df).value_counts()
     variants = family_order(_variant(cells).unique())
     seeds = cells.seed.nunique() if 'seed' in cells else 1
@@ -67,7 +70,7 @@ def intro_markdown(df: pd.DataFrame,  # a sweep's results table
               "seed's own value is a faint point" if seeds > 1 else
               "one training seed; bands and brackets are 95% bootstrap intervals over the evaluation tasks")
     return '\n'.join([
-        f"## `{sweep}` sweep, profile `{profile}` (seed {sw.doc})", '',
+        f"## `{sweep}` sweep, profile `{profile}` ({'beyond the study documents' if sw.doc == 'own' else f'seed {sw.doc}'})", '',
         f"{sw.about[0].upper()}{sw.about[1:]}.", '',
         f"- **Swept:** {swept}.",
         f"- **Variants:** {', '.join(map(shown, variants))} ({seeds} seed(s) each)"
@@ -126,7 +129,8 @@ def _length_sections(df: pd.DataFrame) -> list:
     return [Markdown("## Prompts longer than trained\n\nThese variants cannot run prompts longer than they were built "
                      "for (recorded, not dropped):"), u]
 
-SECTIONS = {'depth': _depth_sections, 'heads': _heads_sections, 'length': _length_sections}  # sweep -> its extra sections
+SECTIONS = {'depth': _depth_sections, 'heads': _heads_sections, 'length': _length_sections,  # sweep -> its extra sections
+            'functions': functions_sections, 'diversity': diversity_sections}           # (the last two: `09f_kinds`)
 
 def sweep_sections(df: pd.DataFrame,  # a sweep's results table
                    sweep: str,  # the sweep's name
@@ -225,6 +229,18 @@ def matching_markdown(tables: dict,  # sweep name -> results table, with `contex
     return _md(t) + (f"\n\nRank 1 = lowest mean nMSE over seeds. The claims that read `context`, judged on the same context "
                      f"lengths at matched width and at matched parameters ({len(u)} findings): {said}")
 
+def kinds_markdown(df: pd.DataFrame) -> str:
+    "The `functions` sweep on the front page: nMSE per family and task kind (mean ± half the interval), best learner below."
+    t = functions_table(df).reset_index()
+    t.columns = ['family', *t.columns[1:]]
+    return _md(t.assign(family=lambda x: x.family.where(x.family != 'best learner', '*best learner*')))
+
+def diversity_markdown(df: pd.DataFrame) -> str:
+    "The `diversity` sweep on the front page: M* per family with its interval across seeds."
+    t = m_star_table(diversity_seeds(df))
+    return _md(pd.DataFrame({'family': t.variant.map(shown), 'M*': [_cell_text(*r) for r in zip(t.m_star, t.ci_low, t.ci_high)],
+                             'seeds': t.n_seeds, 'outside the grid': t.outside.replace('', '–')}))
+
 def front_page_tables(folder: str|Path) -> dict:
     "The front page's tables from a profile's report folder (reports/<profile>/): name -> markdown."
     folder = Path(folder)
@@ -234,6 +250,8 @@ def front_page_tables(folder: str|Path) -> dict:
     if tables: out['results'] = results_markdown(tables)
     m = {s: pd.read_csv(folder / f'{s}.csv') for s in ('context', 'kernels', 'params') if (folder / f'{s}.csv').exists()}
     if {'context', 'params'} <= set(m): out['matching'] = matching_markdown(m, folder.name)
+    if (folder / 'functions.csv').exists(): out['functions'] = kinds_markdown(pd.read_csv(folder / 'functions.csv', low_memory=False))
+    if (folder / 'diversity.csv').exists(): out['diversity'] = diversity_markdown(pd.read_csv(folder / 'diversity.csv', low_memory=False))
     return out
 
 def fill_tables(text: str, tables: dict) -> str:

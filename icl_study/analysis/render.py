@@ -94,7 +94,7 @@ def render_report(sweep: str,  # one of `SWEEPS`
     runs = Path(runs_dir or runs_folder(profile))
     params = dict(sweep=sweep, profile=profile, executor=executor, address=address, out=str(runs.resolve()), workers=workers,
                   retry_failed=retry_failed)
-    ipynb, page = render_notebook(template or template_path(), sweep, profile, params, out_dir,
+    ipynb, page = render_notebook(template or template_path(get_sweep(sweep).template), sweep, profile, params, out_dir,
                                   f"icl-study: {sweep} sweep ({profile})", **kwargs)
     src = runs / sweep / 'results.csv'
     got = pd.read_csv(src, usecols=['profile']).profile.unique().tolist()
@@ -151,7 +151,7 @@ def index_html(profile: str,  # the profile's name
     items = {}
     for name, r in entries.items():
         about = esc(get_sweep(name).about) if name in SWEEPS else 'every claim of the study documents, judged on these results'
-        doc = f"seed {get_sweep(name).doc}" if name in SWEEPS else 'scorecard'
+        doc = ('beyond the documents: task kinds and diversity' if get_sweep(name).doc == 'own' else f"seed {get_sweep(name).doc}") if name in SWEEPS else 'scorecard'
         if isinstance(r, Report):
             bad = (cell_status(results[name]) != 'ok').sum() if name in results else 0
             warn = f' <span class="err">({bad} failed or diverged cells)</span>' if bad else ''
@@ -163,7 +163,8 @@ def index_html(profile: str,  # the profile's name
              "<h2>Reports</h2>" + ''.join(f"<h3>{esc(d)}</h3><ul>{''.join(v)}</ul>" for d, v in sorted(items.items()))]
     if claims is not None and len(claims):
         parts += ["<h2>Claims of the study documents</h2><p>Each claim judged by code from the results tables "
-                  "(<a href=\"claims.html\">scorecard with the evidence</a>, <a href=\"claims.csv\">claims.csv</a>).</p>",
+                  "(<a href=\"claims.html\">scorecard with the evidence</a>, <a href=\"claims.csv\">claims.csv</a>). "
+                  "Rows of doc <i>own</i> are this study's own claims about what it measures beyond the documents.</p>",
                   _verdicts(claims).to_html(border=0, escape=False, classes='text')]
     if costs is not None and 'context' in results and len(cost_ns):
         parts += ["<h2>Cost against in-context error</h2>",

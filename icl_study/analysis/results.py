@@ -65,11 +65,14 @@ def demo_study(out: str|Path,  # the cell cache of the made-up study
 # %% ../../nbs/09_results.ipynb #dd0f8080
 AXIS_LABELS = {'step': 'training step', 'model.num_layers': 'layers', 'task.n_points': 'context points n',
                'model.attn_options.rank_frac': 'rank fraction k', 'model.n_heads': 'heads',
-               'n_points': 'context points scored n'}
+               'n_points': 'context points scored n', 'task.function': 'task kind', 'task.pool': 'pretraining tasks M'}
 AXIS_SHORT = {'step': 'step', 'model.num_layers': 'layers', 'task.n_points': 'n', 'model.attn_options.rank_frac': 'k',
-              'model.n_heads': 'heads', 'n_points': 'n'}  # for table headers
+              'model.n_heads': 'heads', 'n_points': 'n', 'task.function': 'kind', 'task.pool': 'M'}  # for table headers
 BASELINE_LABELS = {'least_squares': 'least squares', 'ridge': 'ridge', 'gd_1step': 'one-step GD (scalar step)',
-                   'gd_precond': 'one-step GD (preconditioned)', 'averaging': 'averaging', 'gd_kstep': 'k-step GD', 'zero': 'zero'}
+                   'gd_precond': 'one-step GD (preconditioned)', 'averaging': 'averaging', 'gd_kstep': 'k-step GD', 'zero': 'zero',
+                   'lasso': 'LASSO', 'oracle_ls': 'least squares on the true support', 'knn': 'k nearest neighbours',
+                   'relu_fit': '2-layer ReLU net fitted to the context', 'greedy_tree': 'greedy tree (CART)',
+                   'consistent_subsets': 'consistent subsets', 'dmmse': 'dMMSE (posterior mean over the pool)'}
 
 def sweep_axis(sweep: str) -> tuple[str, str]:
     "The results column a sweep's figures put on x, and its label."
