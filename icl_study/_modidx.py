@@ -145,6 +145,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                           'icl_study.analysis.pages.nmse_table': ('pages.html#nmse_table', 'icl_study/analysis/pages.py'),
                                           'icl_study.analysis.pages.results_markdown': ( 'pages.html#results_markdown',
                                                                                          'icl_study/analysis/pages.py'),
+                                          'icl_study.analysis.pages.scorecards_markdown': ( 'pages.html#scorecards_markdown',
+                                                                                            'icl_study/analysis/pages.py'),
                                           'icl_study.analysis.pages.seeds_text': ('pages.html#seeds_text', 'icl_study/analysis/pages.py'),
                                           'icl_study.analysis.pages.summary_table': ( 'pages.html#summary_table',
                                                                                       'icl_study/analysis/pages.py'),

@@ -19,7 +19,7 @@ from .claims import read_scorecard, rankings, under_matching
 # %% auto #0
 __all__ = ['SECTIONS', 'FRONT_COLUMNS', 'nmse_table', 'intro_markdown', 'sweep_sections', 'summary_table', 'seeds_text',
            'claims_markdown', 'results_markdown', 'matching_markdown', 'kinds_markdown', 'diversity_markdown',
-           'front_page_tables', 'fill_tables']
+           'scorecards_markdown', 'front_page_tables', 'fill_tables']
 
 # %% ../../nbs/09d_pages.ipynb #2668bf63
 def _cell_text(v, lo, hi) -> str:
@@ -241,11 +241,28 @@ def diversity_markdown(df: pd.DataFrame) -> str:
     return _md(pd.DataFrame({'family': t.variant.map(shown), 'M*': [_cell_text(*r) for r in zip(t.m_star, t.ci_low, t.ci_high)],
                              'seeds': t.n_seeds, 'outside the grid': t.outside.replace('', '–')}))
 
+def scorecards_markdown(cards: dict) -> str:
+    "Several profiles' scorecards side by side (profile -> scorecard): per finding, each profile's figure, seeds and verdict."
+    names = list(cards)
+    key = lambda sc: sc.astype(object).fillna('').assign(part=lambda t: t.part.astype(str))
+    base = key(cards[names[0]])[['id', 'doc', 'claim', 'part']]
+    for p in names[1:]: base = pd.concat([base, key(cards[p])[['id', 'doc', 'claim', 'part']]]).drop_duplicates(['id', 'part'])
+    t = base.assign(claim=[f"{c} ({p})" if p else c for c, p in zip(base.claim, base.part)])
+    for p in names:
+        sc = key(cards[p]).set_index(['id', 'part'])
+        cell = lambda r: (f"**{r.verdict}**: {r.our_figure} · seeds {seeds_text(float(r.n_seeds or 0), float(r.seeds_to_decide or np.nan))}"
+                          if r.our_figure != 'not measured' else '–')
+        t[p] = [cell(sc.loc[(i, pt)]) if (i, pt) in sc.index else '–' for i, pt in zip(t['id'], t['part'])]
+    return _md(t[['doc', 'claim', *names]])
+
 def front_page_tables(folder: str|Path) -> dict:
     "The front page's tables from a profile's report folder (reports/<profile>/): name -> markdown."
     folder = Path(folder)
     out = {}
     if (folder / 'claims.csv').exists(): out['claims'] = claims_markdown(read_scorecard(folder / 'claims.csv'))
+    other = folder.parent / 'faithful' / 'claims.csv'                          # the documents' own settings, beside
+    if 'claims' in out and other.exists() and folder.name != 'faithful':
+        out['scorecards'] = scorecards_markdown({folder.name: read_scorecard(folder / 'claims.csv'), 'faithful': read_scorecard(other)})
     tables = {s: pd.read_csv(folder / f'{s}.csv') for s, _ in FRONT_COLUMNS if (folder / f'{s}.csv').exists()}
     if tables: out['results'] = results_markdown(tables)
     m = {s: pd.read_csv(folder / f'{s}.csv') for s in ('context', 'kernels', 'params') if (folder / f'{s}.csv').exists()}
