@@ -14,9 +14,13 @@ from .model import build_model, model_config
 from .baselines import nmse
 from .tasks import zero_mse
 from .train import TrainResult, fit, train, make_optimizer, compile_blocks, use_compile
+from .attention.gated_deltanet import DecayGate
+from .attention.mamba2 import Mamba2
+from .attention.lowrank import LowRankAttention
 
 # %% auto #0
-__all__ = ['StackedLinear', 'StackedLayerNorm', 'stack_models', 'unstack', 'StackedTrainee', 'can_stack', 'train_stacked']
+__all__ = ['StackedLinear', 'StackedLayerNorm', 'per_row', 'Seeded', 'StackedDecayGate', 'StackedMamba2', 'StackedLowRank',
+           'stack_models', 'unstack', 'StackedTrainee', 'can_stack', 'train_stacked']
 
 # %% ../nbs/05b_stacked.ipynb #0af4a7a2
 class StackedLinear(nn.Module):
@@ -45,8 +49,44 @@ class StackedLayerNorm(nn.Module):
         y = F.layer_norm(x, self.shape, eps=self.eps).reshape(S, -1, x.shape[-1])                 # (S, B*..., D)
         return torch.addcmul(self.bias[:, None], y, self.weight[:, None]).reshape(x.shape)        # (S*B, ..., D)
 
+# %% ../nbs/05b_stacked.ipynb #041b9310
+def per_row(p: torch.Tensor,  # (S, ...) one tensor per seed
+            n: int,  # rows of the stacked batch, S·B
+           ) -> torch.Tensor:
+    "Each seed's tensor repeated for its rows of the batch: (S·B, ...), seed s's on its block."
+    return p.repeat_interleave(n // p.shape[0], 0)
+
+class Seeded:
+    "Mixin of a stacked counterpart of a module kind with parameters of its own, read per seed by the subclass."
+    @classmethod
+    def stack(cls, mods: list) -> nn.Module:  # the S modules, in seed order
+        "A copy of `mods[0]` as `cls`, its own parameters stacked (S, ...) in place: the same names, in the same order."
+        out = copy.deepcopy(mods[0]); out.__class__ = cls
+        for k, _ in list(out.named_parameters(recurse=False)):
+            setattr(out, k, nn.Parameter(torch.stack([getattr(m, k).detach() for m in mods])))   # (S, ...)
+        return out
+
+class StackedDecayGate(Seeded, DecayGate):
+    "S `DecayGate`s as one: each seed's `A_log`, `dt_bias` (S, H) on its rows."
+    def rates(self, n): return per_row(self.A_log, n), per_row(self.dt_bias, n)[:, None]  # (S*B, H), (S*B, 1, H)
+
+class StackedMamba2(Seeded, Mamba2):
+    "S `Mamba2` mixers as one: each seed's skip `D` (S, H) on its rows."
+    def skip(self, n): return per_row(self.D, n)                                           # (S*B, H)
+
+class StackedLowRank(Seeded, LowRankAttention):
+    "S `LowRankAttention`s as one: the prompts viewed (S, B·H, T, Dh), each seed's projections (S, 1, r, n) on its own."
+    def projections(self):
+        lead = (1, 1) if self.block else (1,)                                  # blocked prompts have one more dim
+        return tuple(P.view(P.shape[0], *lead, *P.shape[1:]) for P in (self.proj_k, self.proj_v))  # (S, 1, [1,] r, n)
+    def mix(self, q, k, v):
+        S = self.proj_k.shape[0]
+        out = super().mix(*(x.reshape(S, -1, *x.shape[2:]) for x in (q, k, v)))  # (S, B*H, T, Dh)
+        return out.reshape(q.shape)                                            # (S*B, H, T, Dh)
+
 # %% ../nbs/05b_stacked.ipynb #9219d5c6
-_STACKED = {nn.Linear: StackedLinear, nn.LayerNorm: StackedLayerNorm}
+_STACKED = {nn.Linear: StackedLinear, nn.LayerNorm: StackedLayerNorm,     # module kind -> its stacked counterpart
+            DecayGate: StackedDecayGate, Mamba2: StackedMamba2, LowRankAttention: StackedLowRank}
 
 def stack_models(models: list) -> nn.Module:
     "One module computing `models` (same architecture) side by side on (S·B, ...) inputs; ValueError if it cannot."
@@ -54,10 +94,13 @@ def stack_models(models: list) -> nn.Module:
     for name, m in list(out.named_modules()):
         if type(m) in _STACKED:
             parent, _, leaf = name.rpartition('.')
-            setattr(out.get_submodule(parent), leaf, _STACKED[type(m)]([x.get_submodule(name) for x in models]))
-    loose = [f"{n}.{k}" if n else k for n, m in out.named_modules() if not isinstance(m, (StackedLinear, StackedLayerNorm))
+            c, peers = _STACKED[type(m)], [x.get_submodule(name) for x in models]
+            new = c.stack(peers) if issubclass(c, Seeded) else c(peers)
+            if name: setattr(out.get_submodule(parent), leaf, new)
+            else: out = new                                            # the model itself is such a module
+    loose = [f"{n}.{k}" if n else k for n, m in out.named_modules() if not isinstance(m, (StackedLinear, StackedLayerNorm, Seeded))
              for k, _ in [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)]]
-    if loose: raise ValueError(f"cannot stack: tensors outside Linear and LayerNorm layers ({', '.join(loose[:3])})")
+    if loose: raise ValueError(f"cannot stack: tensors outside modules with a stacked counterpart ({', '.join(loose[:3])})")
     return out
 
 def unstack(stacked: nn.Module,  # from `stack_models`

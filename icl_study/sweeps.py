@@ -235,7 +235,7 @@ def _cost(cfg: RunConfig) -> float:
     "A rough relative cost of a cell, to start the longest groups first."
     return (cfg.train.steps + 50) * cfg.model.num_layers * (cfg.task.n_points + 1) * cfg.model.d_model
 
-STACK_CPU_TOKENS = 24  # on a CPU, seeds are stacked only for prompts this short (measured: 1.3-1.9x at 11 tokens, ~1.05x at 41)
+STACK_CPU_TOKENS = 32  # on a CPU, seeds are stacked only for prompts this short (measured: 1.25-1.8x up to 21 tokens, 0.9-1.16x at 41)
 
 def stacks(cfg: RunConfig, stack='auto') -> bool:
     "Are the seeds of this cell trained together in one set of batched kernels? 'auto': on a GPU always, on a CPU for short prompts."

@@ -4,6 +4,7 @@
     .venv/bin/python tests/bench_training.py speed           # steps/s only
     .venv/bin/python tests/bench_training.py compile quick   # eager vs compiled steps/s of every family (quick, paper, or both)
     .venv/bin/python tests/bench_training.py stacked paper   # 3 seeds trained stacked vs one at a time
+    .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
     .venv/bin/python tests/bench_training.py quick           # step time of every family against softmax at the quick size
@@ -18,6 +19,11 @@ compile / stacked: `icl_study.speed.family_rates` at the quick profile's base si
 2 layers, batch 64) and the paper profile's (d=20, n=41, width 64, 4 heads, 8 layers, batch 64), every family with
 the profile's options, one thread. The clock is this thread's CPU time (BENCH_CLOCK=wall for wall time): on a busy
 shared machine it is much steadier. Compiles use the Inductor cache in .cache/inductor (cold on a first run).
+stack-tokens: what sets `sweeps.STACK_CPU_TOKENS`. A quick context cell's 5 seeds (d=5, width 32, 2 heads, 2 layers,
+batch 64, 150 steps and the final evaluation) trained by `train_stacked` against `train` one seed after the other, for
+prompts of n_points + 1 tokens, one thread, by this thread's CPU time and by wall time; rounds alternate which goes
+first; the median ratio of each.
+Options: `families=softmax,linear n_points=10,20,40 rounds=2 steps=150`.
 """
 import os, statistics, sys, time
 from pathlib import Path
@@ -75,6 +81,36 @@ def learning(steps=1500):
     base = error_rows(baseline_predictions(t, task, ('gd_1step', 'least_squares')), t, task, ev)
     print({r['predictor']: round(r['value'], 4) for r in base if r['metric'] == 'nmse'})
 
+def stack_tokens(families=('softmax', 'linear', 'deltanet', 'lowrank', 'gated_deltanet', 'mamba2', 'hybrid'),
+                 n_points=(10, 20, 40), rounds=2, steps=150):
+    from icl_study.config import override
+    from icl_study.sweeps import sweep_cells
+    from icl_study.stacked import train_stacked, can_stack
+    cells = sweep_cells('context', 'quick')
+    rows = []
+    for n in n_points:
+        for fam in families:
+            base = [c.cfg for c in cells if c.cfg.model.attention == fam and c.cfg.task.n_points == 10]
+            cfgs = [override(c, {'train.steps': steps, 'task.n_points': n, 'model.max_len': max(c.model.max_len, n + 1)}) for c in base]
+            assert len(cfgs) == 5 and can_stack(cfgs), fam
+            ts = {(k, c): [] for k in ('stacked', 'alone') for c in ('cpu', 'wall')}
+            for r in range(rounds):
+                for kind in (('stacked', 'alone') if r % 2 == 0 else ('alone', 'stacked')):
+                    c0, w0 = time.thread_time(), time.perf_counter()
+                    if kind == 'stacked': train_stacked(cfgs, progress=False)
+                    else: [train(c, progress=False) for c in cfgs]
+                    ts[kind, 'cpu'].append(time.thread_time() - c0); ts[kind, 'wall'].append(time.perf_counter() - w0)
+            row = dict(family=fam, n_points=n, tokens=n + 1)
+            for c in ('cpu', 'wall'):
+                row |= {f'alone_{c}_s': statistics.median(ts['alone', c]), f'stacked_{c}_s': statistics.median(ts['stacked', c]),
+                        f'gain_{c}': statistics.median(a / s for a, s in zip(ts['alone', c], ts['stacked', c]))}
+            rows.append(row)
+            print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+    df = pd.DataFrame(rows)
+    for c in ('cpu', 'wall'):
+        print(f"--- {c} clock, {steps} steps, 5 seeds: time one by one / time stacked (median of {rounds} rounds)")
+        print(df.pivot(index='family', columns='tokens', values=f'gain_{c}').loc[list(families)].round(2).to_string(), flush=True)
+
 def rates(kinds, profiles, steps):
     for p in profiles:
         print(f"--- {p} size, {CLOCK} clock, steps/s per run (gain over eager); first_s = first 3 steps incl. compile", flush=True)
@@ -91,6 +127,10 @@ if __name__ == '__main__':
     if what == 'quick': quick()
     if what == 'compile': rates(('eager', 'compiled'), profiles, {'quick': 20, 'paper': 4})
     if what == 'stacked': rates(('eager', 'stacked'), profiles, {'quick': 20, 'paper': 4})
+    if what == 'stack-tokens':
+        kw = dict(a.split('=', 1) for a in rest)
+        stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
+                        for k, v in kw.items()})
     if what == 'gpt2':
         r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
         print(r[['model', 'params', 'steps_per_s', 'steps_per_s_max', 'speedup_vs_gpt2']].round(3).to_string(index=False))

@@ -30,8 +30,13 @@ class DecayGate(nn.Module):
     def forward(self, x: torch.Tensor,  # (B, T, D) tokens
                ) -> tuple[torch.Tensor, torch.Tensor]:
         "Delta_t > 0 and the log-decay g_t = -exp(A_log) Delta_t <= 0, each (B, H, T)."
-        dt = F.softplus(self.proj(x) + self.dt_bias).transpose(1, 2)          # (B, H, T)
-        return dt, -self.A_log.exp()[:, None] * dt                            # (B, H, T), (B, H, T)
+        A_log, dt_bias = self.rates(len(x))                                   # (H,) each
+        dt = F.softplus(self.proj(x) + dt_bias).transpose(1, 2)               # (B, H, T)
+        return dt, -A_log.exp()[..., None] * dt                               # (B, H, T), (B, H, T)
+    def rates(self, n: int,  # prompts in the batch
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        "`A_log` and `dt_bias` as they meet a batch of n prompts: (H,) each (05b_stacked's stacked gate gives each seed's rows its own)."
+        return self.A_log, self.dt_bias
 
 # %% ../../nbs/02h_gated_deltanet.ipynb #e48b09e6
 @register_attention('gated_deltanet', chunk=64, qk_norm=True)

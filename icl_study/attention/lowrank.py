@@ -47,7 +47,10 @@ class LowRankAttention(Attention):
         "Decoding state: a full KV cache (slot ends move with n); block-wise, the current block's tokens and r slots per finished block."
         if not self.block: return self.kv_bytes(n, itemsize)
         done = (n - 1) // self.block_size                                     # finished blocks before the current one
-        return self.kv_bytes(n - done * self.block_size + done * self.proj_k.shape[0], itemsize)
+        return self.kv_bytes(n - done * self.block_size + done * self.proj_k.shape[-2], itemsize)
+    def projections(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "E and F, (r, n): what `mix` compresses with (05b_stacked's stacked layer gives each seed its own)."
+        return self.proj_k, self.proj_v
 
     def _compress(self, t: int):
         "E, F (r, t) for a prompt of t tokens (future tokens masked out when causal) and the (t, r) mask of visible slots."
@@ -55,7 +58,7 @@ class LowRankAttention(Attention):
             raise ValueError(f"lowrank: a prompt of {t} tokens is longer than model.max_len={self.max_len}, the length its "
                              f"projections were sized for; use attn_options block=True to run any length")
         r = n_slots(t, self.rank_frac, self.rank)
-        E, F_ = self.proj_k[:r, :t], self.proj_v[:r, :t]                      # (r, t)
+        E, F_ = (P[..., :r, :t] for P in self.projections())                  # (r, t)
         if not self.causal: return E, F_, torch.ones(t, r, dtype=torch.bool, device=E.device)
         ends = slot_ends(r, t, E.device)                                      # (r,)
         mixes = torch.arange(t, device=E.device) <= ends[:, None]             # (r, t): slot j mixes tokens <= its end
@@ -67,7 +70,7 @@ class LowRankAttention(Attention):
         return F.pad(x, (0, 0, 0, pad)).unflatten(2, (-1, b))
     def _block_masks(self, t: int, device=None):
         "Per query block: visible own-block tokens (nb, b, b) and visible slots (nb, b, nb*r_b); blocks padded to b."
-        b, r = self.block_size, self.proj_k.shape[0]; nb = -(-t // b)
+        b, r = self.block_size, self.proj_k.shape[-2]; nb = -(-t // b)
         pos = torch.arange(nb * b, device=device).view(nb, b)                   # (nb, b) token positions
         own = (pos < t)[:, None, :]                                             # (nb, 1, b) real tokens
         if self.causal: own = own & (pos[:, None, :] <= pos[:, :, None])        # (nb, b, b)
@@ -88,8 +91,9 @@ class LowRankAttention(Attention):
         B, H, T, Dh = q.shape
         qb, kb, vb = self._blocks(q), self._blocks(k), self._blocks(v)       # (B, H, nb, b, Dh)
         nb, b = qb.shape[2:4]
-        kc = (self.proj_k @ kb).flatten(2, 3)[:, :, None]                     # (B, H, 1, nb*r_b, Dh) all slots
-        vc = (self.proj_v @ vb).flatten(2, 3)[:, :, None]
+        E, F_ = self.projections()                                            # (r_b, b)
+        kc = (E @ kb).flatten(2, 3)[:, :, None]                               # (B, H, 1, nb*r_b, Dh) all slots
+        vc = (F_ @ vb).flatten(2, 3)[:, :, None]
         ok = torch.cat(self._block_masks(T, q.device), -1)                    # (nb, b, b + nb*r_b)
         scores = torch.cat([qb @ kb.transpose(-1, -2), qb @ kc.transpose(-1, -2)], -1) / math.sqrt(Dh)  # (B, H, nb, b, b + nb*r_b)
         p, _ = masked_softmax(scores, ok)

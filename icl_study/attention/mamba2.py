@@ -28,8 +28,12 @@ class Mamba2(ChunkedRecurrence):
         dt, g = self.decay(x)                                                 # (B, H, T)
         return c, b * dt[..., None], xv, g, (self.heads(self.z(x)) if self.gate else None)
     def _finish(self, y, xv, z):
-        y = y + self.D[:, None, None] * xv                                    # (B, H, T, Dh)
+        y = y + self.skip(len(xv))[..., None, None] * xv                      # (B, H, T, Dh)
         return y * F.silu(z) if z is not None else y
+    def skip(self, n: int,  # prompts in the batch
+            ) -> torch.Tensor:
+        "The skip `D` as it meets a batch of n prompts: (H,) (05b_stacked's stacked layer gives each seed's rows its own)."
+        return self.D
     def scan(self, c, b, xv, g, z, S=None, carry=False):
         y, S = chunk_scan(c, b, xv, None, g, self.chunk, S, carry)
         return self._finish(y, xv, z), S
