@@ -14,21 +14,24 @@ def breakdown(runs: Path) -> dict:
     "Worker seconds per family, each training group counted once: in all, and training (its `train_wall_s`)."
     from icl_study.config import RunConfig
     from icl_study.evaluate import group_key   # the seeds of a cell train together (stacked) under one key
-    groups, cells = {}, defaultdict(int)       # one run of a group -> (family, its seconds, {seed: training seconds})
+    groups, cells, kinds = {}, defaultdict(int), defaultdict(float)  # one run of a group -> (family, its seconds, {seed: training seconds}, task-kind sweep?)
     for f in sorted((runs / 'cells').glob('*.json')):
         r = json.loads(f.read_text())
         fam = r.get('config', {}).get('model', {}).get('attention', '?')
+        task = r.get('config', {}).get('task', {})
         cells[fam] += 1
         key = (group_key(RunConfig(**r["config"])), r.get("finished", "")[:16], round(r.get("seconds") or 0.))  # one run of a group
         tr = next((row['value'] for row in r.get('rows') or [] if row.get('metric') == 'train_wall_s'), 0.)
-        g = groups.setdefault(key, (fam, r.get('seconds') or 0., {}))
+        new = task.get('function', 'linear') != 'linear' or task.get('pool') is not None   # the functions and diversity sweeps
+        g = groups.setdefault(key, (fam, r.get('seconds') or 0., {}, new))
         g[2][r['config'].get('seed', 0)] = tr
     total, train = defaultdict(float), defaultdict(float)
-    for fam, s, seeds in groups.values():
+    for fam, s, seeds, new in groups.values():
         t = list(seeds.values())
         total[fam] += s
+        kinds['task kinds' if new else 'linear regression'] += s
         train[fam] += t[0] if len(set(round(x, 6) for x in t)) == 1 else sum(t)   # stacked seeds share one time
-    return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(groups))
+    return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(groups), kinds=dict(kinds))
 
 def log_phases(log: Path) -> dict:
     "Wall seconds of the cell phase (last progress line) and of the whole command (`time`'s real)."
@@ -45,7 +48,12 @@ if __name__ == '__main__':
           f"evaluation and the rest {tot - tr:.0f}")
     for fam in sorted(b['total'], key=lambda f: -b['total'][f]):
         print(f"  {fam:15s} cells {b['cells'][fam]:4d}  worker s {b['total'][fam]:7.0f}  training s {b['train'].get(fam, 0):7.0f}")
+    k = b['kinds']
+    print("worker seconds by task: " + ', '.join(f"{n} {v:.0f} ({v / max(tot, 1):.0%})" for n, v in sorted(k.items()))
+          + " (task kinds: the functions and diversity sweeps' own groups; their shared linear cells count as linear regression)")
     if len(sys.argv) > 2:
         p = log_phases(Path(sys.argv[2]))
         if p['cells_s'] and p['real_s']:
             print(f"wall: {p['real_s']:.0f} s in all; cell phase {p['cells_s']:.0f} s; setup, rendering, costs {p['real_s'] - p['cells_s']:.0f} s")
+            share = k.get('task kinds', 0) / max(tot, 1)
+            print(f"the task-kind sweeps' share of the cell phase, by worker seconds: about {share * p['cells_s']:.0f} s of wall")
