@@ -98,7 +98,8 @@ TABLES = {
 }
 
 def test_every_claim_has_tables():
-    assert set(TABLES) == set(CLAIMS)
+    "Every claim of the study documents has a table per verdict here; the study's own (doc 'own') are judged on hand-made tables in nbs/09f_kinds.ipynb."
+    assert set(TABLES) == {k for k, c in CLAIMS.items() if c.doc != 'own'}
 
 @pytest.mark.parametrize('cid,want', [(c, v) for c in TABLES for v in VERDICTS])
 def test_verdict(cid, want):
