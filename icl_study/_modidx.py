@@ -850,6 +850,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'icl_study.stacked.StackedTrainee.models': ( 'stacked.html#stackedtrainee.models',
                                                                                 'icl_study/stacked.py'),
                                    'icl_study.stacked.StackedTrainee.state': ('stacked.html#stackedtrainee.state', 'icl_study/stacked.py'),
+                                   'icl_study.stacked._counterpart': ('stacked.html#_counterpart', 'icl_study/stacked.py'),
                                    'icl_study.stacked._per_seed_clip': ('stacked.html#_per_seed_clip', 'icl_study/stacked.py'),
                                    'icl_study.stacked.can_stack': ('stacked.html#can_stack', 'icl_study/stacked.py'),
                                    'icl_study.stacked.per_row': ('stacked.html#per_row', 'icl_study/stacked.py'),

@@ -88,13 +88,18 @@ class StackedLowRank(Seeded, LowRankAttention):
 _STACKED = {nn.Linear: StackedLinear, nn.LayerNorm: StackedLayerNorm,     # module kind -> its stacked counterpart
             DecayGate: StackedDecayGate, Mamba2: StackedMamba2, LowRankAttention: StackedLowRank}
 
+def _counterpart(m: nn.Module):
+    "The stacked counterpart of module `m`'s kind, or None; by class name too, so a family class re-defined by its notebook (a re-registered family) still stacks."
+    t = type(m)
+    return _STACKED.get(t) or next((s for k, s in _STACKED.items() if k.__qualname__ == t.__qualname__), None)
+
 def stack_models(models: list) -> nn.Module:
     "One module computing `models` (same architecture) side by side on (S·B, ...) inputs; ValueError if it cannot."
     out = copy.deepcopy(models[0])
     for name, m in list(out.named_modules()):
-        if type(m) in _STACKED:
+        if (c := _counterpart(m)) is not None:
             parent, _, leaf = name.rpartition('.')
-            c, peers = _STACKED[type(m)], [x.get_submodule(name) for x in models]
+            peers = [x.get_submodule(name) for x in models]
             new = c.stack(peers) if issubclass(c, Seeded) else c(peers)
             if name: setattr(out.get_submodule(parent), leaf, new)
             else: out = new                                            # the model itself is such a module
