@@ -28,8 +28,10 @@ check-sync: $(STAMP)
 test-nbs: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2
 
+# One pytest process per core (pytest-xdist), each file's tests in one of them (its fixtures are built once), one
+# thread each: two-thread processes on two cores fight over them (05_train, "Threads and speed").
 test-py: $(STAMP)
-	$(BIN)/pytest tests
+	OMP_NUM_THREADS=1 $(BIN)/pytest -n $(shell nproc) --dist loadfile tests
 
 test: check-sync test-nbs test-py
 

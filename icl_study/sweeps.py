@@ -95,7 +95,7 @@ PROFILES = {
         base={'task.d': 5, 'task.n_points': 10, 'model.d_model': 32, 'model.n_heads': 2, 'model.num_layers': 2,
               'model.max_len': 64, 'train.steps': 500, 'train.lr': 3e-3, 'train.warmup': 50,
               'eval.n_tasks': 500, 'eval.bootstrap': 200},
-        grids={'steps': (0, 100, 250, 500, 1000), 'layers': (1, 2, 4), 'context': (5, 10, 20, 40),
+        grids={'steps': (0, 100, 250, 500), 'layers': (1, 2, 4), 'context': (5, 10, 20, 40),
                'rank': (0.1, 0.25, 0.5, 0.8, 1.0), 'depth': (1, 3, 6), 'heads': _heads((1, 2, 4, 8), 8),
                'length': (10, 20, 40, 80), 'params': (10, 40),
                'functions': KINDS, 'diversity': (2, 4, 8, 16, 32, 64, None)},

@@ -5,6 +5,8 @@
     .venv/bin/python tests/bench_training.py compile quick   # eager vs compiled steps/s of every family (quick, paper, or both)
     .venv/bin/python tests/bench_training.py stacked paper   # 3 seeds trained stacked vs one at a time
     .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
+    .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
+    .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
     .venv/bin/python tests/bench_training.py quick           # step time of every family against softmax at the quick size
@@ -111,6 +113,68 @@ def stack_tokens(families=('softmax', 'linear', 'deltanet', 'lowrank', 'gated_de
         print(f"--- {c} clock, {steps} steps, 5 seeds: time one by one / time stacked (median of {rounds} rounds)")
         print(df.pivot(index='family', columns='tokens', values=f'gain_{c}').loc[list(families)].round(2).to_string(), flush=True)
 
+def _padded_scan(q, k, v, chunk=16):
+    "`causal_linear` as it was: every chunk padded to `chunk` tokens, the state read and updated at every chunk."
+    import torch.nn.functional as F
+    from icl_study.attention.linear import decayed_scores
+    B, H, T, Dk = q.shape
+    n = -(-T // chunk); pad = n * chunk - T
+    split = lambda x: F.pad(x, (0, 0, 0, pad)).view(B, H, n, chunk, x.shape[-1]).unbind(2)
+    S, outs = q.new_zeros(B, H, Dk, v.shape[-1]), []
+    for qc, kc, vc in zip(split(q), split(k), split(v)):
+        outs.append(qc @ S + decayed_scores(qc, kc) @ vc); S = S + kc.transpose(-1, -2) @ vc
+    return torch.cat(outs, 2)[:, :, :T]
+
+def chunk_scan(cells=('context:linear:10', 'context:linear:20', 'depth:linear-relu2:6'), rounds=6, steps=8):
+    "A quick cell's training step with linear attention's scan as it was (padded) and as it is, interleaved rounds, this thread's CPU time."
+    import icl_study.attention.linear as LN
+    scans = {'padded': _padded_scan, 'now': LN.causal_linear}
+    for spec in cells:
+        cfgs = _quick_cells(spec)
+        for kind in ('stacked', 'one'):
+            t, step = _stepper(cfgs if kind == 'stacked' else cfgs[:1])
+            ms = {k: [] for k in scans}
+            for r in range(rounds + 1):
+                for name in (list(scans) if r % 2 else list(scans)[::-1]):
+                    LN.causal_linear = scans[name]; step()
+                    t0 = time.thread_time()
+                    for _ in range(steps): step()
+                    if r: ms[name].append(1e3 * (time.thread_time() - t0) / steps)
+            LN.causal_linear = scans['now']
+            a, b = (statistics.median(ms[k]) for k in scans)
+            print(f"{spec} {kind}: padded {a:.1f} ms/step, now {b:.1f} ms/step, gain {a / b:.2f}x", flush=True)
+
+def _quick_cells(spec: str) -> list:
+    "The configs (one per seed) of the quick cell `sweep:variant:value`."
+    from icl_study.sweeps import sweep_cells
+    name, var, val = spec.split(':')
+    return [c.cfg for c in sweep_cells(name, 'quick') if c.variant == var and str(next(iter(c.values.values()))) == val]
+
+def _stepper(cfgs: list):
+    "A trainee of these seeds (stacked if several) and one optimiser step of it on a fixed random batch."
+    from icl_study.stacked import StackedTrainee
+    from icl_study.train import Trainee
+    t = StackedTrainee(cfgs) if len(cfgs) > 1 else Trainee(cfgs[0])
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn(len(cfgs) * cfgs[0].train.batch_size, cfgs[0].task.n_points + 1, cfgs[0].task.d + 1, generator=g)
+    yq = torch.randn(len(tokens), 1, generator=g)
+    def step():
+        t.opt.zero_grad(set_to_none=True); t.losses(tokens, yq).sum().backward(); t.clip(1.0); t.opt.step()
+    return t, step
+
+def group_steps(cells=('context:softmax:10', 'context:lowrank:20', 'rank:lowrank-block:0.5', 'depth:linear-relu2:6'), steps=20):
+    "Milliseconds per training step of a quick cell's seeds, stacked and one seed alone (`sweep:variant:value`, this thread's CPU time)."
+    for spec in cells:
+        cfgs, out = _quick_cells(spec), {}
+        for kind in ('stacked', 'one'):
+            _, step = _stepper(cfgs if kind == 'stacked' else cfgs[:1])
+            for _ in range(3): step()
+            t0 = time.thread_time()
+            for _ in range(steps): step()
+            out[kind] = 1e3 * (time.thread_time() - t0) / steps
+        print(f"{spec}: {len(cfgs)} seeds stacked {out['stacked']:.1f} ms/step, one seed {out['one']:.1f} ms/step, "
+              f"gain {len(cfgs) * out['one'] / out['stacked']:.2f}x", flush=True)
+
 def rates(kinds, profiles, steps):
     for p in profiles:
         print(f"--- {p} size, {CLOCK} clock, steps/s per run (gain over eager); first_s = first 3 steps incl. compile", flush=True)
@@ -131,6 +195,8 @@ if __name__ == '__main__':
         kw = dict(a.split('=', 1) for a in rest)
         stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
                         for k, v in kw.items()})
+    if what == 'chunk-scan': chunk_scan()
+    if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
     if what == 'gpt2':
         r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
         print(r[['model', 'params', 'steps_per_s', 'steps_per_s_max', 'speedup_vs_gpt2']].round(3).to_string(index=False))

@@ -28,15 +28,14 @@ def causal_linear(q: torch.Tensor,  # (B, H, T, Dk) (feature-mapped) queries
                   chunk: int = 16,  # tokens per chunk C
                  ) -> torch.Tensor:
     "Causal linear attention, chunk by chunk: out_t = sum_{s<=t} (q_t . k_s) v_s, (B, H, T, Dv)."
-    B, H, T, Dk = q.shape
-    n = -(-T // chunk); pad = n * chunk - T
-    split = lambda x: F.pad(x, (0, 0, 0, pad)).view(B, H, n, chunk, x.shape[-1]).unbind(2)  # n x (B, H, C, .)
-    S = q.new_zeros(B, H, Dk, v.shape[-1])                                   # state: sum of k v^T so far
-    outs = []
-    for qc, kc, vc in zip(split(q), split(k), split(v)):
-        outs.append(qc @ S + decayed_scores(qc, kc) @ vc)                     # (B, H, C, Dv)
-        S = S + kc.transpose(-1, -2) @ vc
-    return torch.cat(outs, 2)[:, :, :T]                                       # (B, H, T, Dv)
+    T = q.shape[-2]
+    S, outs = None, []                                                       # state: sum of k v^T so far (None: nothing yet)
+    for s in range(0, T, chunk):
+        qc, kc, vc = (x[..., s:s + chunk, :] for x in (q, k, v))             # (B, H, C, .); the last chunk may be shorter
+        o = decayed_scores(qc, kc) @ vc                                      # (B, H, C, Dv) within the chunk
+        outs.append(o if S is None else o + qc @ S)
+        if s + chunk < T: S = kc.transpose(-1, -2) @ vc if S is None else S + kc.transpose(-1, -2) @ vc
+    return torch.cat(outs, 2) if len(outs) > 1 else outs[0]                 # (B, H, T, Dv)
 
 # %% ../../nbs/02d_linear.ipynb #5656cf29
 FEATURE_MAPS = {'identity': lambda x: x, 'elu1': lambda x: F.elu(x) + 1, 'relu2': lambda x: F.relu(x) ** 2}
