@@ -19,7 +19,8 @@ __all__ = ['FAMILY_COLORS', 'VARIANT_COLORS', 'BASELINE_COLORS', 'CAPTION_KEYS',
 FAMILY_COLORS = dict(zip(FAMILIES + BEYOND, ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b',
                                              '#e377c2', '#7f7f7f', '#bcbd22', '#17becf')))
 VARIANT_COLORS = {'linear-identity': '#d62728', 'linear-elu1': '#ff9896', 'linear-relu2': '#8b0000', 'lowrank-block': '#c5b0d5'}
-BASELINE_COLORS = {'least_squares': 'black', 'ridge': '#9a9a9a', 'gd_1step': '#17becf', 'gd_precond': '#0b6e79', 'averaging': '#bcbd22'}
+BASELINE_COLORS = {'least_squares': 'black', 'ridge': '#9a9a9a', 'gd_1step': '#17becf', 'gd_precond': '#0b6e79', 'averaging': '#bcbd22',
+                   'dmmse': '#2f4f4f'}  # dMMSE: dark slate, apart from every family's colour
 
 def _color(label: str) -> str:
     return VARIANT_COLORS.get(label) or FAMILY_COLORS.get(label) or FAMILY_COLORS.get(_base(label), '#444444')

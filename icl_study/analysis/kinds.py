@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .results import interval, ratio_interval, fmt, paired, family_order, shown, beyond, BASELINE_LABELS
 from .claims import claim, Finding, side, verdict, SOFTMAX
-from .figures import _color
+from .figures import _color, BASELINE_COLORS
 
 # %% auto #0
 __all__ = ['LEARNER_STYLE', 'HALF', 'APPROACH', 'FACTOR', 'kind_seeds', 'kind_baselines', 'best_baselines', 'functions_table',
@@ -165,7 +165,7 @@ def plot_diversity(df: pd.DataFrame):
         ax.fill_between(st.index, st.lo, st.hi, color=_color(v), alpha=.2, lw=0)
         ax.plot(f.M, f.fresh, '.', ms=3, color=_color(v), alpha=.5)
         ax.plot(f.groupby('M').pool.mean(), '--', color=_color(v), lw=1, label='model, pool tasks')
-        ax.plot(f.groupby('M').dmmse.mean(), '-', color='#d62728', lw=1, label='dMMSE, fresh tasks')
+        ax.plot(f.groupby('M').dmmse.mean(), '-', color=BASELINE_COLORS['dmmse'], lw=1, label='dMMSE, fresh tasks')
         ax.axhline(g.ridge.mean(), color='black', ls=':', lw=1, label='ridge (Bayes, fresh)')
         top = g.loc[np.isinf(g.M), 'fresh']
         if len(top):
