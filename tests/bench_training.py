@@ -6,6 +6,7 @@
     .venv/bin/python tests/bench_training.py stacked paper   # 3 seeds trained stacked vs one at a time
     .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
     .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
+    .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell at fewer steps or a smaller batch
     .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
@@ -175,6 +176,19 @@ def group_steps(cells=('context:softmax:10', 'context:lowrank:20', 'rank:lowrank
         print(f"{spec}: {len(cfgs)} seeds stacked {out['stacked']:.1f} ms/step, one seed {out['one']:.1f} ms/step, "
               f"gain {len(cfgs) * out['one'] / out['stacked']:.2f}x", flush=True)
 
+def budget(families=('softmax', 'linear', 'gated'), settings=((500, 64), (500, 32), (300, 64))):
+    "What less training per cell costs in error: the quick context cell at n = 10, three seeds stacked, at other steps and batch sizes."
+    import numpy as np
+    from icl_study.config import override
+    from icl_study.stacked import train_stacked
+    for fam in families:
+        base = [c for c in _quick_cells(f'context:{fam}:10')][:3]
+        for steps, bs in settings:
+            cfgs = [override(c, {'train.steps': steps, 'train.batch_size': bs}) for c in base]
+            t0 = time.thread_time(); f = [r.final_nmse for r in train_stacked(cfgs, progress=False)]
+            print(f"{fam}, {steps} steps, batch {bs}: final nMSE {np.mean(f):.3f} ({', '.join(f'{x:.3f}' for x in f)}), "
+                  f"{time.thread_time() - t0:.1f} s", flush=True)
+
 def rates(kinds, profiles, steps):
     for p in profiles:
         print(f"--- {p} size, {CLOCK} clock, steps/s per run (gain over eager); first_s = first 3 steps incl. compile", flush=True)
@@ -196,6 +210,7 @@ if __name__ == '__main__':
         stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
                         for k, v in kw.items()})
     if what == 'chunk-scan': chunk_scan()
+    if what == 'budget': budget()
     if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
     if what == 'gpt2':
         r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
