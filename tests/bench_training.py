@@ -6,7 +6,7 @@
     .venv/bin/python tests/bench_training.py stacked paper   # 3 seeds trained stacked vs one at a time
     .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
     .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
-    .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell at fewer steps or a smaller batch
+    .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell (5 seeds) with less training or a smaller model (BUDGET)
     .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
@@ -176,17 +176,32 @@ def group_steps(cells=('context:softmax:10', 'context:lowrank:20', 'rank:lowrank
         print(f"{spec}: {len(cfgs)} seeds stacked {out['stacked']:.1f} ms/step, one seed {out['one']:.1f} ms/step, "
               f"gain {len(cfgs) * out['one'] / out['stacked']:.2f}x", flush=True)
 
-def budget(families=('softmax', 'linear', 'gated'), settings=((500, 64), (500, 32), (300, 64))):
-    "What less training per cell costs in error: the quick context cell at n = 10, three seeds stacked, at other steps and batch sizes."
+BUDGET = {  # name -> dotted overrides of the quick context cell at n = 10; compute is steps x batch x model FLOPs
+    'now (500 steps, batch 64)': {},
+    '300 steps': {'train.steps': 300},
+    '350 steps': {'train.steps': 350, 'train.warmup': 35},
+    '330 steps, lr 5e-3': {'train.steps': 330, 'train.warmup': 33, 'train.lr': 5e-3},
+    'batch 42, lr 4e-3': {'train.batch_size': 42, 'train.lr': 4e-3},
+    '250 steps, batch 128, lr 5e-3': {'train.steps': 250, 'train.batch_size': 128, 'train.lr': 5e-3, 'train.warmup': 25},
+    'width 24': {'model.d_model': 24},
+    'MLP ratio 2': {'model.mlp_ratio': 2.},
+}
+
+def budget(families=('softmax', 'linear', 'gated'), settings=tuple(BUDGET)):
+    "What less training per cell costs in error: the quick context cell at n = 10 (all its seeds, stacked) under each setting of `BUDGET`."
     import numpy as np
     from icl_study.config import override
     from icl_study.stacked import train_stacked
+    c0 = _quick_cells('context:softmax:10')[0]
+    t = eval_tasks(c0.task, c0.eval)                                          # the evaluation tasks `final_nmse` is scored on
+    ref = error_rows(baseline_predictions(t, c0.task, ('gd_1step',)), t, c0.task, c0.eval)
+    print('one-step GD on the same tasks: nMSE', *[f"{r['value']:.3f}" for r in ref if r['metric'] == 'nmse'], flush=True)
     for fam in families:
-        base = [c for c in _quick_cells(f'context:{fam}:10')][:3]
-        for steps, bs in settings:
-            cfgs = [override(c, {'train.steps': steps, 'train.batch_size': bs}) for c in base]
-            t0 = time.thread_time(); f = [r.final_nmse for r in train_stacked(cfgs, progress=False)]
-            print(f"{fam}, {steps} steps, batch {bs}: final nMSE {np.mean(f):.3f} ({', '.join(f'{x:.3f}' for x in f)}), "
+        base = _quick_cells(f'context:{fam}:10')
+        for name in settings:
+            cfgs = [override(c, BUDGET[name]) for c in base]
+            t0 = time.thread_time(); f = np.array([r.final_nmse for r in train_stacked(cfgs, progress=False)])
+            print(f"{fam}, {name}: final nMSE {f.mean():.3f} ± {f.std(ddof=1) / np.sqrt(len(f)):.3f} (s.e., {len(f)} seeds), "
                   f"{time.thread_time() - t0:.1f} s", flush=True)
 
 def rates(kinds, profiles, steps):
@@ -210,7 +225,7 @@ if __name__ == '__main__':
         stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
                         for k, v in kw.items()})
     if what == 'chunk-scan': chunk_scan()
-    if what == 'budget': budget()
+    if what == 'budget': budget(*([tuple(rest[0].split(','))] if rest else []))
     if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
     if what == 'gpt2':
         r = gpt2_benchmark(steps=5, repeats=12, clock=CLOCK)
