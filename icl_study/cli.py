@@ -114,8 +114,14 @@ def cmd_report(a):
     names = list(profile_sweeps(a.profile)) if a.sweep == 'all' else [a.sweep]
     for s in names: sweep_cells(s, a.profile)                      # names and profile validated before any compute
     kw = dict(executor=a.executor, address=a.address, out_dir=a.out, runs_dir=runs)
+    if a.finished and a.sweep != 'all':
+        from icl_study.runs import sweep_progress
+        have, total = sweep_progress(a.profile, runs, a.sweep)[a.sweep]
+        if have < total: raise ConfigError(f"--finished: sweep {a.sweep} has {have} of its {total} cells in {runs}; "
+                                           f"`icl-study sweep {a.sweep} --profile {a.profile}` computes the rest")
     try:
-        if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, **kw)  # computes every sweep's cells first
+        if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, finished_only=a.finished, **kw)  # computes every sweep's cells first, unless --finished
+        elif a.finished: paths = [reports.render_report(a.sweep, a.profile, retry_failed=False, **kw).html]
         else:
             run_study(names, a.profile, a.executor, a.address, out=runs, workers=a.workers)  # compute in parallel workers first
             paths = [reports.render_report(a.sweep, a.profile, **kw).html]
@@ -192,6 +198,7 @@ def parser() -> _Parser:
         else:
             s.add_argument('--out', default='reports', help='reports folder')
             s.add_argument('--runs', default=None, help='sweep cache folder (default runs/PROFILE)')
+            s.add_argument('--finished', action='store_true', help='compute nothing: render the sweeps whose cells are all cached (a long profile in progress)')
     sub.add_parser('readme', help=cmd_readme.__doc__)
     d = sub.add_parser('docs', help=cmd_docs.__doc__)
     d.add_argument('--out', default='_docs', help='site folder'); d.add_argument('--no-execute', action='store_true', help='show the notebooks without running them')

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 from .progress import progress_bar
 from .config import to_dict, atomic_write
-from .sweeps import SWEEPS, Cell, sweep_cells, groups_of, _choose
+from .sweeps import SWEEPS, Cell, sweep_cells, groups_of, profile_sweeps, _choose
 
 # %% auto #0
 __all__ = ['REQUIRED', 'LEAD', 'EXECUTORS', 'clean_temp', 'failed_record', 'compute_group', 'compute_cell', 'cell_path',
            'write_cell', 'read_cell', 'flat_config', 'results_table', 'available_cpus', 'run_local', 'run_ray',
-           'default_runner', 'run_study', 'run_sweep', 'load_results']
+           'default_runner', 'run_study', 'run_sweep', 'load_results', 'sweep_progress']
 
 # %% ../nbs/08a_runs.ipynb #ca678e08
 def _alive(pid: int) -> bool:
@@ -297,3 +297,14 @@ def run_sweep(name: str,  # sweep name (see `SWEEPS`)
 def load_results(name: str, out: str|Path = 'runs') -> pd.DataFrame:
     "The results table last written by `run_study` / `run_sweep` for sweep `name` under `out`."
     return pd.read_csv(Path(out)/name/'results.csv')
+
+# %% ../nbs/08a_runs.ipynb #605f24a9
+def sweep_progress(profile: str|dict = 'quick',  # profile name (see `PROFILES`) or a profile dict
+                   out: str|Path = 'runs',  # the cell cache, `run_study`'s `out`
+                   sweeps=None,  # sweep names (default the profile's, `profile_sweeps`)
+                  ) -> dict:
+    "Sweep name -> (its cells in the cache, its cells in all) under `profile`; nothing is computed."
+    sweeps = profile_sweeps(profile) if sweeps is None else [sweeps] if isinstance(sweeps, str) else sweeps
+    keys = {s: {c.key for c in sweep_cells(s, profile)} for s in sweeps}
+    have = {k for k in set().union(*keys.values()) if cell_path(out, k).exists() and read_cell(cell_path(out, k)) is not None}
+    return {s: (len(ks & have), len(ks)) for s, ks in keys.items()}

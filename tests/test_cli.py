@@ -182,6 +182,8 @@ BAD = [
     (['report', 'bogus', '--profile', 'smoke'], 'sweep: must be one of'),
     (['report', 'all', '--profile', 'bogus'], 'profile: must be one of'),
     (R + ['--out', '{file}'], '--out: must be a folder path'), (R + ['--runs', '{file}'], '--runs: must be a folder path'),
+    (R + ['--finished', '--runs', '{dir}'], '--finished: sweep steps has 0 of its'),    # nothing computed, nothing rendered
+    (['report', 'all', '--profile', 'smoke', '--finished', '--runs', '{dir}'], "no sweep of profile 'smoke' is finished"),
     # readme and docs
     (['readme', 'x'], 'unrecognized arguments: x'),
     (['readme'], 'working folder: no icl-study checkout'),

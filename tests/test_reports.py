@@ -90,6 +90,20 @@ def test_failing_template(rendered, tmp_path):
     assert failed.exists() and 'template broke' in failed.read_text()
     assert (tmp / 'reports' / 'smoke' / 'steps.html').read_text() == good
 
+def test_finished_only(rendered):
+    "A profile in progress: only the finished sweeps are rendered, nothing is computed, the index names the rest."
+    from icl_study.runs import sweep_progress
+    tmp, _ = rendered
+    runs = tmp / 'runs' / 'smoke'
+    assert sweep_progress('smoke', runs, 'layers')['layers'][0] < sweep_progress('smoke', runs, 'layers')['layers'][1]
+    cells = sorted((runs / 'cells').iterdir())
+    pages = render_all('smoke', out_dir=tmp / 'partial', runs_dir=runs, sweeps=('steps', 'layers'), claims=False,
+                       finished_only=True, progress=False)
+    assert [p.name for p in pages] == ['steps.html', 'index.html']
+    assert sorted((runs / 'cells').iterdir()) == cells                   # no cell computed
+    page = pages[-1].read_text()
+    assert 'Still computing, not shown: layers (' in page and 'href="steps.html"' in page
+
 def test_kind_reports(tmp_path):
     "The functions and diversity sweeps render through `_kinds.ipynb`: their figures, the learners' table and M* per family."
     for s, marks in (('functions', ('Error per task kind', 'best learner', 'consistent subsets')),

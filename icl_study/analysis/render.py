@@ -19,7 +19,7 @@ from .pages import summary_table, seeds_text
 
 # %% auto #0
 __all__ = ['ReportError', 'Report', 'template_path', 'notebook_html', 'render_notebook', 'render_report', 'render_claims',
-           'index_html', 'render_all']
+           'index_html', 'progress_text', 'render_all']
 
 # %% ../../nbs/09e_render.ipynb #701ddcfb
 class ReportError(RuntimeError):
@@ -196,6 +196,10 @@ def index_html(profile: str,  # the profile's name
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>")
 
 # %% ../../nbs/09e_render.ipynb #ad2def10
+def progress_text(progress: dict) -> str:
+    "`sweep_progress`'s counts as text: 'depth (10 of 30 cells), context (0 of 100 cells)'."
+    return ', '.join(f'{s} ({a} of {b} cells)' for s, (a, b) in progress.items())
+
 def _render_one(name: str, profile: str, kw: dict):
     "Render one sweep's report; the `Report`, or the `ReportError` (for a process pool)."
     try: return render_report(name, profile, **kw)
@@ -212,12 +216,17 @@ def render_all(profile: str,  # one of `PROFILES`
                cost_kw: dict|None = None,  # `model_costs` arguments (batch, repeats) for the cost figure
                retry_failed: bool = True,  # compute cells that failed before again
                progress: bool = True,  # progress bar of the cells and a line per report
+               finished_only: bool = False,  # compute nothing: render the sweeps whose cells are all in the cache, list the rest
                **kwargs,  # more `render_report` arguments
               ) -> list[Path]:
     "Compute every missing cell, render every sweep's report, the claims scorecard and OUT_DIR/<profile>/index.html; the pages, index last."
-    from icl_study.runs import run_study
+    from icl_study.runs import run_study, sweep_progress
     folder, runs = Path(out_dir) / profile, Path(runs_dir or runs_folder(profile))
-    sweeps = tuple(sweeps or profile_sweeps(profile))
+    sweeps, pending = tuple(sweeps or profile_sweeps(profile)), {}
+    if finished_only:                                                         # failed cells count as finished: not retried
+        retry_failed, pending = False, {s: p for s, p in sweep_progress(profile, runs, sweeps).items() if p[0] < p[1]}
+        sweeps = tuple(s for s in sweeps if s not in pending)
+        if not sweeps: raise ReportError(f"no sweep of profile {profile!r} is finished in {runs}: {progress_text(pending)}")
     folder.mkdir(parents=True, exist_ok=True)
     run_study(sweeps, profile, executor, address, runs, workers=workers, retry_failed=retry_failed, progress=progress)
     kw = dict(executor=executor, address=address, out_dir=out_dir, runs_dir=runs, retry_failed=retry_failed, **kwargs)
@@ -230,7 +239,7 @@ def render_all(profile: str,  # one of `PROFILES`
     results = {s: pd.read_csv(r.csv) for s, r in entries.items() if isinstance(r, Report)}
     if progress:
         for s, r in entries.items(): print(f"{s}: {r.html if isinstance(r, Report) else r}")
-    table, note = None, ''
+    table, note = None, f'Still computing, not shown: {html.escape(progress_text(pending))}.' if pending else ''
     if claims:
         try:
             entries['claims'] = render_claims(profile, out_dir=out_dir, runs_dir=runs, **kwargs)
@@ -246,7 +255,7 @@ def render_all(profile: str,  # one of `PROFILES`
                 matched = trained_costs(results['params'], ns_p, folder / 'model_cost.csv', **(cost_kw or {})) if ns_p else None
         except Exception as e:
             warnings.warn(f"no cost figure: {type(e).__name__}: {e}")
-            note = f'<span class="err">No cost figure: {html.escape(f"{type(e).__name__}: {e}")}</span>'
+            note += f' <span class="err">No cost figure: {html.escape(f"{type(e).__name__}: {e}")}</span>'
     index = atomic_write(folder / 'index.html', index_html(profile, entries, results, costs, ns, table, note, matched))
     failed = {s: e for s, e in entries.items() if not isinstance(e, Report)}
     if failed: raise ReportError(f"{len(failed)} of {len(entries)} reports failed ({', '.join(failed)}); index: {index}\n"
