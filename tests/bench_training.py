@@ -7,6 +7,7 @@
     .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
     .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
     .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell (5 seeds) with less training or a smaller model (BUDGET)
+    .venv/bin/python tests/bench_training.py bf16            # a quick cell's step in float32 and under bfloat16 autocast (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
@@ -176,6 +177,23 @@ def group_steps(cells=('context:softmax:10', 'context:lowrank:20', 'rank:lowrank
         print(f"{spec}: {len(cfgs)} seeds stacked {out['stacked']:.1f} ms/step, one seed {out['one']:.1f} ms/step, "
               f"gain {len(cfgs) * out['one'] / out['stacked']:.2f}x", flush=True)
 
+def bf16(cells=('context:softmax:10', 'context:gated:10', 'context:mamba2:10', 'depth:linear-relu2:6', 'context:linear:40',
+                'rank:lowrank-block:0.5'), rounds=3, steps=10):
+    "Milliseconds per training step of quick cells (all seeds, stacked) in float32 and under bfloat16 autocast, interleaved rounds, this thread's CPU time."
+    for spec in cells:
+        _, step = _stepper(_quick_cells(spec))
+        def autocast():
+            with torch.autocast('cpu', dtype=torch.bfloat16): step()
+        ms = {'float32': [], 'bfloat16': []}
+        for f in (step, autocast): [f() for _ in range(3)]
+        for _ in range(rounds):
+            for k, f in (('float32', step), ('bfloat16', autocast)):
+                t0 = time.thread_time()
+                for _ in range(steps): f()
+                ms[k].append(1e3 * (time.thread_time() - t0) / steps)
+        a, b = (statistics.median(ms[k]) for k in ms)
+        print(f"{spec}: float32 {a:.1f} ms/step, bfloat16 autocast {b:.1f} ms/step, gain {a / b:.2f}x", flush=True)
+
 BUDGET = {  # name -> dotted overrides of the quick context cell at n = 10; compute is steps x batch x model FLOPs
     'now (500 steps, batch 64)': {},
     '300 steps': {'train.steps': 300},
@@ -225,6 +243,7 @@ if __name__ == '__main__':
         stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
                         for k, v in kw.items()})
     if what == 'chunk-scan': chunk_scan()
+    if what == 'bf16': bf16(*([tuple(rest)] if rest else []))
     if what == 'budget': budget(*([tuple(rest[0].split(','))] if rest else []))
     if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
     if what == 'gpt2':
