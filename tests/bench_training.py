@@ -8,6 +8,7 @@
     .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
     .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell (5 seeds) with less training or a smaller model (BUDGET)
     .venv/bin/python tests/bench_training.py bf16            # a quick cell's step in float32 and under bfloat16 autocast (sweep:variant:value ...)
+    .venv/bin/python tests/bench_training.py faithful-cost   # minutes of training of each faithful group on one core (context depth ...)
     .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py gpt2            # our training step vs HF GPT-2's, side by side
     .venv/bin/python tests/bench_training.py profile         # the ops that take a paper-size step's time
@@ -194,6 +195,21 @@ def bf16(cells=('context:softmax:10', 'context:gated:10', 'context:mamba2:10', '
         a, b = (statistics.median(ms[k]) for k in ms)
         print(f"{spec}: float32 {a:.1f} ms/step, bfloat16 autocast {b:.1f} ms/step, gain {a / b:.2f}x", flush=True)
 
+def faithful_cost(sweeps=('context', 'depth', 'length', 'heads'), steps=5):
+    "Each training group of the faithful profile: ms per step (its seeds stacked where they stack), steps, and minutes of training on one core."
+    from icl_study.sweeps import sweep_cells, groups_of
+    for name in sweeps:
+        for g in groups_of(sweep_cells(name, 'faithful')):
+            cfgs = list({c.cfg.seed: c.cfg for c in g}.values())
+            _, step = _stepper(cfgs)
+            for _ in range(2): step()
+            t0 = time.thread_time()
+            for _ in range(steps): step()
+            ms = 1e3 * (time.thread_time() - t0) / steps
+            c = g[0].cfg
+            print(f"{name} {g[0].variant} {g[0].values}: {len(cfgs)} seed(s), d = {c.task.d}, {c.task.n_points + 1} tokens, "
+                  f"{c.model.num_layers} layers, {ms:.0f} ms/step x {c.train.steps} steps = {ms * c.train.steps / 6e4:.1f} min", flush=True)
+
 BUDGET = {  # name -> dotted overrides of the quick context cell at n = 10; compute is steps x batch x model FLOPs
     'now (500 steps, batch 64)': {},
     '300 steps': {'train.steps': 300},
@@ -243,6 +259,7 @@ if __name__ == '__main__':
         stack_tokens(**{k: tuple(int(x) if x.isdigit() else x for x in v.split(',')) if k in ('families', 'n_points') else int(v)
                         for k, v in kw.items()})
     if what == 'chunk-scan': chunk_scan()
+    if what == 'faithful-cost': faithful_cost(*([tuple(rest)] if rest else []))
     if what == 'bf16': bf16(*([tuple(rest)] if rest else []))
     if what == 'budget': budget(*([tuple(rest[0].split(','))] if rest else []))
     if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
