@@ -118,7 +118,7 @@ def cmd_report(a):
         from icl_study.runs import sweep_progress
         have, total = sweep_progress(a.profile, runs, a.sweep)[a.sweep]
         if have < total: raise ConfigError(f"--finished: sweep {a.sweep} has {have} of its {total} cells in {runs}; "
-                                           f"`icl-study sweep {a.sweep} --profile {a.profile}` computes the rest")
+                                           f"`icl-study sweep {a.sweep} --profile {a.profile} --out {runs}` computes the rest")
     try:
         if a.sweep == 'all': paths = reports.render_all(a.profile, workers=a.workers, finished_only=a.finished, **kw)  # computes every sweep's cells first, unless --finished
         elif a.finished: paths = [reports.render_report(a.sweep, a.profile, retry_failed=False, **kw).html]
@@ -198,7 +198,7 @@ def parser() -> _Parser:
         else:
             s.add_argument('--out', default='reports', help='reports folder')
             s.add_argument('--runs', default=None, help='sweep cache folder (default runs/PROFILE)')
-            s.add_argument('--finished', action='store_true', help='compute nothing: render the sweeps whose cells are all cached (a long profile in progress)')
+            s.add_argument('--finished', action='store_true', help='train nothing: render the sweeps whose cells are all cached (a long profile in progress)')
     sub.add_parser('readme', help=cmd_readme.__doc__)
     d = sub.add_parser('docs', help=cmd_docs.__doc__)
     d.add_argument('--out', default='_docs', help='site folder'); d.add_argument('--no-execute', action='store_true', help='show the notebooks without running them')

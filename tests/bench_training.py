@@ -212,7 +212,7 @@ def faithful_cost(sweeps=('context', 'depth', 'length', 'heads'), steps=5):
 
 BUDGET = {  # name -> dotted overrides of the quick context cell at n = 10; compute is steps x batch x model FLOPs
     'now (500 steps, batch 64)': {},
-    '300 steps': {'train.steps': 300},
+    '300 steps': {'train.steps': 300, 'train.warmup': 30},
     '350 steps': {'train.steps': 350, 'train.warmup': 35},
     '330 steps, lr 5e-3': {'train.steps': 330, 'train.warmup': 33, 'train.lr': 5e-3},
     'batch 42, lr 4e-3': {'train.batch_size': 42, 'train.lr': 4e-3},

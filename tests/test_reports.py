@@ -91,18 +91,23 @@ def test_failing_template(rendered, tmp_path):
     assert (tmp / 'reports' / 'smoke' / 'steps.html').read_text() == good
 
 def test_finished_only(rendered):
-    "A profile in progress: only the finished sweeps are rendered, nothing is computed, the index names the rest."
+    "A profile in progress: only the finished sweeps are rendered and judged, nothing is trained, the index names the rest."
+    import pandas as pd
     from icl_study.runs import sweep_progress
     tmp, _ = rendered
     runs = tmp / 'runs' / 'smoke'
-    assert sweep_progress('smoke', runs, 'layers')['layers'][0] < sweep_progress('smoke', runs, 'layers')['layers'][1]
-    cells = sorted((runs / 'cells').iterdir())
-    pages = render_all('smoke', out_dir=tmp / 'partial', runs_dir=runs, sweeps=('steps', 'layers'), claims=False,
-                       finished_only=True, progress=False)
-    assert [p.name for p in pages] == ['steps.html', 'index.html']
-    assert sorted((runs / 'cells').iterdir()) == cells                   # no cell computed
+    have, total = sweep_progress('smoke', runs, 'layers')['layers']
+    assert have < total
+    cells = {p.name: p.read_bytes() for p in (runs / 'cells').iterdir()}
+    pages = render_all('smoke', out_dir=tmp / 'partial', runs_dir=runs, sweeps=('context', 'layers'), finished_only=True,
+                       cost_kw=dict(repeats=1, batch=4), progress=False)
+    assert [p.name for p in pages] == ['context.html', 'claims.html', 'index.html']
+    assert {p.name: p.read_bytes() for p in (runs / 'cells').iterdir()} == cells   # nothing trained, the failed cell not retried
+    assert 'boom: made-up failure' in pages[0].read_text()
     page = pages[-1].read_text()
-    assert 'Still computing, not shown: layers (' in page and 'href="steps.html"' in page
+    assert f'Still computing, not shown: layers ({have} of {total} cells)' in page and 'href="context.html"' in page
+    sc = pd.read_csv(tmp / 'partial' / 'smoke' / 'claims.csv').set_index('id')
+    assert sc.loc['multihead-beats-single', 'our_figure'] == 'not measured'      # heads has results, but was not rendered
 
 def test_kind_reports(tmp_path):
     "The functions and diversity sweeps render through `_kinds.ipynb`: their figures, the learners' table and M* per family."

@@ -106,13 +106,16 @@ def render_report(sweep: str,  # one of `SWEEPS`
 def render_claims(profile: str,  # the profile's name
                   out_dir: str|Path = 'reports',  # reports go to OUT_DIR/<profile>/
                   runs_dir: str|Path|None = None,  # `run_study`'s `out` (default `runs_folder(profile)`)
+                  sweeps=None,  # the sweeps whose results it judges (None: every results table under `runs_dir`)
                   **kwargs,  # more `render_notebook` arguments
                  ) -> Report:
     "Judge every claim on the profile's results; write OUT_DIR/<profile>/claims.{csv,ipynb,html}."
     runs = Path(runs_dir or runs_folder(profile))
-    csv = atomic_write(Path(out_dir) / profile / 'claims.csv', scorecard(study_results(runs), profile).to_csv(index=False))
+    results = {s: t for s, t in study_results(runs).items() if sweeps is None or s in sweeps}
+    csv = atomic_write(Path(out_dir) / profile / 'claims.csv', scorecard(results, profile).to_csv(index=False))
     ipynb, page = render_notebook(template_path('_claims.ipynb'), 'claims', profile,
-                                  dict(profile=profile, out=str(runs.resolve()), claims_csv=str(csv.resolve())), out_dir,
+                                  dict(profile=profile, out=str(runs.resolve()), claims_csv=str(csv.resolve()),
+                                       sweeps=None if sweeps is None else list(sweeps)), out_dir,
                                   f"icl-study: claims scorecard ({profile})", **kwargs)
     return Report('claims', profile, ipynb, page, csv)
 
@@ -216,7 +219,7 @@ def render_all(profile: str,  # one of `PROFILES`
                cost_kw: dict|None = None,  # `model_costs` arguments (batch, repeats) for the cost figure
                retry_failed: bool = True,  # compute cells that failed before again
                progress: bool = True,  # progress bar of the cells and a line per report
-               finished_only: bool = False,  # compute nothing: render the sweeps whose cells are all in the cache, list the rest
+               finished_only: bool = False,  # train nothing: render the sweeps whose cells are all in the cache, list the rest
                **kwargs,  # more `render_report` arguments
               ) -> list[Path]:
     "Compute every missing cell, render every sweep's report, the claims scorecard and OUT_DIR/<profile>/index.html; the pages, index last."
@@ -242,7 +245,7 @@ def render_all(profile: str,  # one of `PROFILES`
     table, note = None, f'Still computing, not shown: {html.escape(progress_text(pending))}.' if pending else ''
     if claims:
         try:
-            entries['claims'] = render_claims(profile, out_dir=out_dir, runs_dir=runs, **kwargs)
+            entries['claims'] = render_claims(profile, out_dir=out_dir, runs_dir=runs, sweeps=sweeps, **kwargs)
             table = read_scorecard(entries['claims'].csv)
         except ReportError as e: entries['claims'] = e
     costs, ns, matched = None, (), None
