@@ -194,8 +194,9 @@ def plot_alignment(df: pd.DataFrame,  # a sweep's results table
                    sweep: str,  # the sweep's name
                    panels=ALIGN_PANELS,  # (metric, reference) per panel, two per row
                   ):
-    "Alignment of every variant with one-step GD and least squares against the sweep's axis, with 95% bands."
+    "Alignment of every variant with one-step GD and least squares against the sweep's axis, with 95% bands; None where no panel has a value on that axis."
     import matplotlib.pyplot as plt
+    if not any(len(model_curves(df, sweep, m, r)) for m, r in panels): return None   # e.g. `length`: aligned at the trained length only
     col, label = sweep_axis(sweep)
     rows = -(-len(panels) // 2)
     fig, axes = plt.subplots(rows, 2, figsize=(10.5, 3.3 * rows + .5), sharex=True, squeeze=False)
