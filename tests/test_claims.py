@@ -108,6 +108,11 @@ def test_verdict(cid, want):
     assert [f.verdict for f in found] == [want] * len(found), [(f.part, f.figure, f.verdict) for f in found]
     for f in found: assert f.figure and f.detail and (want != R or math.isfinite(f.value))
 
+def test_nonmonotonic_needs_three_lengths():
+    "Two context lengths are one step: a clear fall does not contradict a claim about the curve's shape (the faithful grid)."
+    f = CLAIMS['gated-nonmonotonic'].judge(ctx({'gated': {10: [.5, .51, .5], 40: [.2, .21, .2]}}))
+    assert f.verdict == I and 'at least three' in f.detail
+
 def test_scorecard_rows_and_gaps():
     "The scorecard has one row per finding; a missing sweep or a judge that cannot read its table is inconclusive, not an error."
     sc = scorecard({**TABLES['sparse-flat'][R], 'heads': TABLES['weight-patterns'][R]['heads'].iloc[:0]}, 'quick')

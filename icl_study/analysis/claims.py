@@ -151,11 +151,13 @@ def gated_nonmonotonic(results):
     steps = [(a, b, *interval(paired(g[b], g[a]))) for a, b in zip(xs, xs[1:])]
     ups = [t for t in steps if side(t[3], t[4]) == 'above']
     downs = [t for t in steps if side(t[3], t[4]) == 'below']
-    worst = max(steps, key=lambda t: t[2])
+    worst, few = max(steps, key=lambda t: t[2]), len(steps) < 2           # two lengths are one step: no shape to judge
     return Finding(f"largest rise between neighbouring n ({worst[0]:g} → {worst[1]:g}): {fmt(*worst[2:])} nMSE", *worst[2:],
-                   verdict(bool(ups), len(downs) == len(steps)),
+                   verdict(bool(ups) and not few, len(downs) == len(steps) and not few),
                    "gated nMSE by n: " + ', '.join(f"{k:g}: {g[k].mean():.3g}" for k in xs)
-                   + ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it.", bounds=(0,))
+                   + (". Two context lengths give one step; whether the curve turns needs at least three." if few else
+                      ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it."),
+                   bounds=(0,))
 
 @claim('untrained-no-icl', '000', "Untrained models do not learn in context.", "no number given", ('context_untrained',))
 def untrained(results):
