@@ -306,5 +306,5 @@ def sweep_progress(profile: str|dict = 'quick',  # profile name (see `PROFILES`)
     "Sweep name -> (its cells in the cache, its cells in all) under `profile`; nothing is computed."
     sweeps = profile_sweeps(profile) if sweeps is None else [sweeps] if isinstance(sweeps, str) else sweeps
     keys = {s: {c.key for c in sweep_cells(s, profile)} for s in sweeps}
-    have = {k for k in set().union(*keys.values()) if cell_path(out, k).exists() and read_cell(cell_path(out, k)) is not None}
+    have = {k for k in set().union(*keys.values()) if read_cell(cell_path(out, k)) is not None}
     return {s: (len(ks & have), len(ks)) for s, ks in keys.items()}

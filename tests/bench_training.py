@@ -7,6 +7,8 @@
     .venv/bin/python tests/bench_training.py stack-tokens    # a quick cell's 5 seeds stacked vs one by one, by prompt length
     .venv/bin/python tests/bench_training.py chunk-scan      # linear attention's step with its chunked scan as it was (padded) and as it is
     .venv/bin/python tests/bench_training.py budget          # final nMSE of a quick cell (5 seeds) with less training or a smaller model (BUDGET)
+    .venv/bin/python tests/bench_training.py step-ops        # the ops that take a quick stacked step's time (sweep:variant:value ...)
+    .venv/bin/python tests/bench_training.py slow-paths      # exp of subnormal results and masked_fill against a plain exp
     .venv/bin/python tests/bench_training.py bf16            # a quick cell's step in float32 and under bfloat16 autocast (sweep:variant:value ...)
     .venv/bin/python tests/bench_training.py faithful-cost   # minutes of training of each faithful group on one core (context depth ...)
     .venv/bin/python tests/bench_training.py group-steps     # ms per step of quick cells' seeds stacked and alone (sweep:variant:value ...)
@@ -178,6 +180,28 @@ def group_steps(cells=('context:softmax:10', 'context:lowrank:20', 'rank:lowrank
         print(f"{spec}: {len(cfgs)} seeds stacked {out['stacked']:.1f} ms/step, one seed {out['one']:.1f} ms/step, "
               f"gain {len(cfgs) * out['one'] / out['stacked']:.2f}x", flush=True)
 
+def step_ops(cells=('context:softmax:10', 'context:sparse:10', 'context:linear:10', 'context:lowrank:10', 'context:gated:10',
+                    'context:deltanet:10', 'context:gated_deltanet:10', 'context:hybrid:10', 'rank:lowrank-block:0.5'), k=8):
+    "Where one training step of quick cells (all seeds, stacked) spends its time: the aten ops with the most self CPU time."
+    for spec in cells:
+        _, step = _stepper(_quick_cells(spec))
+        ops = top_ops(torch.enable_grad()(step), k=k)
+        print(f"{spec}:", ', '.join(f"{r.op.replace('aten::', '')} {100 * r.share:.0f}%" for r in ops.itertuples()), flush=True)
+
+def slow_paths(n=655360, repeats=50):
+    "CPU slow paths: exp by the range of its argument (results below the smallest normal float), and masked_fill against exp."
+    x, mask = torch.randn(n), torch.randn(n) < 0
+    def ms(f):
+        for _ in range(3): f()
+        t0 = time.thread_time()
+        for _ in range(repeats): f()
+        return 1e3 * (time.thread_time() - t0) / repeats
+    base = ms(lambda: x.exp())
+    for v in (-50., -86., -88., -95., -105., float('-inf')):
+        y = x.clone(); y[::2] = v
+        print(f"exp, half the arguments at {v:g}: {ms(lambda: y.exp()) / base:.1f}x exp of normal arguments", flush=True)
+    print(f"masked_fill with a boolean mask: {ms(lambda: x.masked_fill(mask, 0.)) / base:.1f}x exp", flush=True)
+
 def bf16(cells=('context:softmax:10', 'context:gated:10', 'context:mamba2:10', 'depth:linear-relu2:6', 'context:linear:40',
                 'rank:lowrank-block:0.5'), rounds=3, steps=10):
     "Milliseconds per training step of quick cells (all seeds, stacked) in float32 and under bfloat16 autocast, interleaved rounds, this thread's CPU time."
@@ -260,6 +284,8 @@ if __name__ == '__main__':
                         for k, v in kw.items()})
     if what == 'chunk-scan': chunk_scan()
     if what == 'faithful-cost': faithful_cost(*([tuple(rest)] if rest else []))
+    if what == 'step-ops': step_ops(*([tuple(rest)] if rest else []))
+    if what == 'slow-paths': slow_paths()
     if what == 'bf16': bf16(*([tuple(rest)] if rest else []))
     if what == 'budget': budget(*([tuple(rest[0].split(','))] if rest else []))
     if what == 'group-steps': group_steps(*([tuple(rest)] if rest else []))
