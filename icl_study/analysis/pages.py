@@ -247,6 +247,8 @@ def scorecards_markdown(cards: dict) -> str:
     key = lambda sc: sc.astype(object).fillna('').assign(part=lambda t: t.part.astype(str))
     base = key(cards[names[0]])[['id', 'doc', 'claim', 'part']]
     for p in names[1:]: base = pd.concat([base, key(cards[p])[['id', 'doc', 'claim', 'part']]]).drop_duplicates(['id', 'part'])
+    parted = set(base.id[base.part != ''])                   # a profile that did not measure a claim has no parts for it
+    base = base[(base.part != '') | ~base.id.isin(parted)]
     t = base.assign(claim=[f"{c} ({p})" if p else c for c, p in zip(base.claim, base.part)])
     for p in names:
         sc = key(cards[p]).set_index(['id', 'part'])
