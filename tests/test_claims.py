@@ -1,7 +1,7 @@
 "Every claim judge on hand-made tables whose verdict is known: one table per verdict for each claim."
 import math
 import pytest
-from icl_study.analysis.claims import CLAIMS, VERDICTS, SOFTMAX, LINEAR, scorecard
+from icl_study.analysis.claims import CLAIMS, VERDICTS, SOFTMAX, LINEAR, scorecard, seeds_to_decide
 from icl_study.analysis.results import results_from, curves_from
 
 SIX = ('softmax', 'gqa', 'sparse', 'linear', 'lowrank', 'gated')
@@ -112,6 +112,7 @@ def test_nonmonotonic_needs_three_lengths():
     "Two context lengths are one step: a clear fall does not contradict a claim about the curve's shape (the faithful grid)."
     f = CLAIMS['gated-nonmonotonic'].judge(ctx({'gated': {10: [.5, .51, .5], 40: [.2, .21, .2]}}))
     assert f.verdict == I and 'at least three' in f.detail
+    assert seeds_to_decide(f.value, f.ci_low, f.ci_high, 3, f.bounds, f.scale) == math.inf   # more seeds never decide it
 
 def test_scorecard_rows_and_gaps():
     "The scorecard has one row per finding; a missing sweep or a judge that cannot read its table is inconclusive, not an error."

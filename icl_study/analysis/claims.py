@@ -154,7 +154,7 @@ def gated_nonmonotonic(results):
     worst, few = max(steps, key=lambda t: t[2]), len(steps) < 2           # two lengths are one step: no shape to judge
     return Finding(f"largest rise between neighbouring n ({worst[0]:g} → {worst[1]:g}): {fmt(*worst[2:])} nMSE", *worst[2:],
                    verdict(bool(ups) and not few, len(downs) == len(steps) and not few), "gated nMSE by n: " + ', '.join(f"{k:g}: {g[k].mean():.3g}" for k in xs)
-                   + (". Two lengths are one step: a turn needs at least three." if few else ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it."), bounds=(0,))
+                   + (". Two lengths are one step: a turn needs at least three." if few else ". Reproduced when some step up in n raises the error beyond its interval; contradicted when every step lowers it."), bounds=(worst[2],) if few else (0,))  # one step: no seed count decides
 
 @claim('untrained-no-icl', '000', "Untrained models do not learn in context.", "no number given", ('context_untrained',))
 def untrained(results):
