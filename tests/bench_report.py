@@ -11,27 +11,29 @@ from collections import defaultdict
 from pathlib import Path
 
 def breakdown(runs: Path) -> dict:
-    "Worker seconds per family, each training group counted once: in all, and training (its `train_wall_s`)."
+    "Worker seconds per family, each training run counted once: in all (its last record's `seconds`), and training (its `train_wall_s`)."
+    import time
     from icl_study.config import RunConfig
     from icl_study.evaluate import group_key   # the seeds of a cell train together (stacked) under one key
-    groups, cells, kinds = {}, defaultdict(int), defaultdict(float)  # one run of a group -> (family, its seconds, {seed: training seconds}, task-kind sweep?)
+    runs_, cells, kinds = {}, defaultdict(int), defaultdict(float)  # one training run -> [family, its seconds, training seconds, task-kind sweep?]
     for f in sorted((runs / 'cells').glob('*.json')):
         r = json.loads(f.read_text())
         fam = r.get('config', {}).get('model', {}).get('attention', '?')
         task = r.get('config', {}).get('task', {})
         cells[fam] += 1
-        key = (group_key(RunConfig(**r["config"])), r.get("finished", "")[:16], round(r.get("seconds") or 0.))  # one run of a group
-        tr = next((row['value'] for row in r.get('rows') or [] if row.get('metric') == 'train_wall_s'), 0.)
+        tr = next((row['value'] for row in r.get('rows') or [] if row.get('metric') == 'train_wall_s'), None)
+        s = r.get('seconds') or 0.
+        # stacked seeds share one training and so one `train_wall_s` (the same float); a run without training by its start
+        start = round(time.mktime(time.strptime(r['finished'], '%Y-%m-%dT%H:%M:%S')) - s) if r.get('finished') else 0
+        key = (group_key(RunConfig(**r["config"])), tr if tr is not None else start)
         new = task.get('function', 'linear') != 'linear' or task.get('pool') is not None   # the functions and diversity sweeps
-        g = groups.setdefault(key, (fam, r.get('seconds') or 0., {}, new))
-        g[2][r['config'].get('seed', 0)] = tr
+        g = runs_.setdefault(key, [fam, 0., tr or 0., new])
+        g[1] = max(g[1], s)   # a record's seconds run from its group's start to its own end: the last one is the run's
     total, train = defaultdict(float), defaultdict(float)
-    for fam, s, seeds, new in groups.values():
-        t = list(seeds.values())
-        total[fam] += s
+    for fam, s, tr, new in runs_.values():
+        total[fam] += s; train[fam] += tr
         kinds['task kinds' if new else 'linear regression'] += s
-        train[fam] += t[0] if len(set(round(x, 6) for x in t)) == 1 else sum(t)   # stacked seeds share one time
-    return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(groups), kinds=dict(kinds))
+    return dict(cells=dict(cells), total=dict(total), train=dict(train), groups=len(runs_), kinds=dict(kinds))
 
 def log_phases(log: Path) -> dict:
     "Wall seconds of the cell phase (last progress line) and of the whole command (`time`'s real)."
@@ -44,7 +46,7 @@ if __name__ == '__main__':
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else 'runs/quick')
     b = breakdown(runs)
     tot, tr = sum(b['total'].values()), sum(b['train'].values())
-    print(f"{sum(b['cells'].values())} cell records in {b['groups']} training groups; worker seconds {tot:.0f}: training {tr:.0f} ({tr / max(tot, 1):.0%}), "
+    print(f"{sum(b['cells'].values())} cell records in {b['groups']} training runs; worker seconds {tot:.0f}: training {tr:.0f} ({tr / max(tot, 1):.0%}), "
           f"evaluation and the rest {tot - tr:.0f}")
     for fam in sorted(b['total'], key=lambda f: -b['total'][f]):
         print(f"  {fam:15s} cells {b['cells'][fam]:4d}  worker s {b['total'][fam]:7.0f}  training s {b['train'].get(fam, 0):7.0f}")
